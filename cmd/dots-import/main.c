@@ -1,0 +1,127 @@
+/*
+ * main.c - dots-import: parse options, run the command, map the outcome to
+ * an exit code. The only place that exits; everything else returns.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "import.h"
+#include "options.h"
+#include "report.h"
+
+#include "banned.h"
+
+/* Exit codes (CONTRACT section 3), mapped in one place. */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_PARTIAL = 1,
+	EXIT_USAGE = 2,
+	EXIT_ABORTED = 3,
+	EXIT_SIGINT = 130,
+	EXIT_SIGTERM = 143,
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	if (stop_signal)
+		_exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM); /* second signal */
+	stop_signal = sig;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static enum exit_code exit_for(enum import_result r, int sig)
+{
+	switch (r) {
+	case IMPORT_COMPLETE: return EXIT_OK;
+	case IMPORT_PARTIAL: return EXIT_PARTIAL;
+	case IMPORT_INPUT_ERROR: return EXIT_USAGE;
+	case IMPORT_ABORTED: return EXIT_ABORTED;
+	case IMPORT_INTERRUPTED: return sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
+	}
+	return EXIT_USAGE;
+}
+
+static int run_import(struct options *o, struct report *rep)
+{
+	struct import_opts io = {
+		.cfg = &o->cfg,
+		.input_path = o->input,
+		.results_path = o->output,
+		.state_path = o->no_state ? NULL : o->cfg.state,
+		.client_id = o->client_id,
+		.api_key = o->api_key,
+		.app_id = o->app_id,
+		.dry_run = o->dry_run,
+		.resend_in_doubt = o->resend_in_doubt,
+		.max_invalid = o->max_invalid,
+		.max_failures = o->max_failures,
+		.stop = &stop_signal,
+		.log = report_log,
+		.progress = report_progress,
+		.ctx = rep,
+	};
+	struct import_stats st;
+	struct err err;
+	enum import_result r;
+
+	err_init(&err);
+	r = import_run(&io, &st, &err);
+	if (r == IMPORT_INPUT_ERROR) {
+		fprintf(stderr, "dots-import: error: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	report_summary(rep, &st, o->output, o->dry_run);
+	return exit_for(r, st.signal);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct report rep;
+	struct err err;
+	int code;
+
+	err_init(&err);
+	if (options_parse(&o, argc, argv, &err) < 0) {
+		fprintf(stderr, "dots-import: error: %s\n", err.msg);
+		options_release(&o);
+		return EXIT_USAGE;
+	}
+	if (o.help || o.version) {
+		if (o.help)
+			options_usage();
+		else
+			printf("dots-import %s\n", DOTS_VERSION);
+		options_release(&o);
+		return EXIT_OK;
+	}
+	install_signals();
+	report_init(&rep, o.verbosity);
+	switch (o.command) {
+	case CMD_IMPORT:
+		code = run_import(&o, &rep);
+		break;
+	default:
+		fprintf(stderr, "dots-import: error: this command is not available yet\n");
+		code = EXIT_USAGE;
+		break;
+	}
+	options_release(&o);
+	return code;
+}

@@ -1,0 +1,395 @@
+/*
+ * options.c - getopt_long, environment and config merged into struct
+ * options. Checks everything that can be checked before a file is read or
+ * a request is sent. Never prints a credential, not even in an error.
+ */
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "num.h"
+
+#include "banned.h"
+
+enum {
+	OPT_BASE_URL = 256,
+	OPT_CONCURRENCY,
+	OPT_RATE,
+	OPT_MAX_ATTEMPTS,
+	OPT_NO_VERIFICATION,
+	OPT_DRY_RUN,
+	OPT_STATE,
+	OPT_NO_STATE,
+	OPT_RESEND_IN_DOUBT,
+	OPT_MAX_INVALID,
+	OPT_MAX_FAILURES,
+	OPT_CA_CERT,
+};
+
+static const struct option long_opts[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"output", required_argument, NULL, 'o'},
+	{"base-url", required_argument, NULL, OPT_BASE_URL},
+	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+	{"rate", required_argument, NULL, OPT_RATE},
+	{"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
+	{"no-verification", no_argument, NULL, OPT_NO_VERIFICATION},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"state", required_argument, NULL, OPT_STATE},
+	{"no-state", no_argument, NULL, OPT_NO_STATE},
+	{"resend-in-doubt", no_argument, NULL, OPT_RESEND_IN_DOUBT},
+	{"max-invalid", required_argument, NULL, OPT_MAX_INVALID},
+	{"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
+	{"ca-cert", required_argument, NULL, OPT_CA_CERT},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+void options_usage(void)
+{
+	fputs("usage: dots-import [OPTIONS] INPUT.csv          import users\n"
+	      "       dots-import send-verification [OPTIONS]  send codes to users created earlier\n"
+	      "       dots-import verify [OPTIONS] TOKENS.csv  submit codes (columns user_id,token)\n"
+	      "\n"
+	      "options (command line > environment > config file > default):\n"
+	      "  -c, --config FILE      YAML config (default ./config.yaml if present)\n"
+	      "  -o, --output FILE      results CSV (default INPUT.results.csv)\n"
+	      "      --base-url URL     API base incl. /api, without /v2 (env DOTS_BASE_URL;\n"
+	      "                         default " CONFIG_DEFAULT_BASE_URL ")\n"
+	      "      --concurrency N    requests in flight, 1..256 (default 8)\n"
+	      "      --rate R           max requests/s over all connections, 0 = unlimited (default 0)\n"
+	      "      --max-attempts N   attempts per request incl. the first, 1..100 (default 5)\n"
+	      "      --no-verification  create users only, send no codes\n"
+	      "      --dry-run          validate and write results; no network, no state change\n"
+	      "      --state FILE       state ledger (default dots-import.db)\n"
+	      "      --no-state         run without a ledger (no resume, no rerun protection)\n"
+	      "      --resend-in-doubt  resend codes whose earlier send has an unknown outcome\n"
+	      "      --max-invalid N    more than N invalid rows: exit 2 before sending anything\n"
+	      "      --max-failures N   stop the run (exit 3) once N rows failed at the API\n"
+	      "      --ca-cert FILE     CA bundle for a private CA (TLS verification stays on)\n"
+	      "  -q, --quiet            only errors on stderr\n"
+	      "  -v, --verbose          one line per request on stderr (never credentials)\n"
+	      "  -h, --help             this text\n"
+	      "  -V, --version          version\n"
+	      "\n"
+	      "credentials: DOTS_CLIENT_ID and DOTS_API_KEY, or api.client_id and\n"
+	      "api.api_key_file in the config; DOTS_APP_ID is sent as Api-App-Id.\n"
+	      "\n"
+	      "exit codes: 0 all rows created/exists and codes sent; 1 some rows invalid,\n"
+	      "duplicate or failed; 2 usage, config or input error (nothing sent);\n"
+	      "3 aborted by the API (401/403, circuit breaker, --max-failures);\n"
+	      "130/143 interrupted by SIGINT/SIGTERM.\n",
+	      stdout);
+}
+
+/* Command-line values, applied after the config file. */
+struct cli {
+	const char *config;
+	const char *base_url, *state, *ca_cert;
+	long concurrency, max_attempts;
+	double rate;
+	bool set_concurrency, set_rate, set_max_attempts, no_verification;
+};
+
+static int parse_long_opt(const char *name, const char *v, long min, long max,
+			  long *out, struct err *err)
+{
+	if (num_parse_long(v, min, max, out) < 0)
+		return err_set(err, "%s: expected an integer from %ld to %ld, got '%s'",
+			       name, min, max, v);
+	return 0;
+}
+
+static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
+		      struct err *err)
+{
+	int ch;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+c:o:qvhV", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': c->config = optarg; break;
+		case 'o':
+			if (config_set_string(&o->output, optarg) < 0)
+				return err_set(err, "out of memory");
+			break;
+		case OPT_BASE_URL: c->base_url = optarg; break;
+		case OPT_CONCURRENCY:
+			if (parse_long_opt("--concurrency", optarg, 1, 256, &c->concurrency, err) < 0)
+				return -1;
+			c->set_concurrency = true;
+			break;
+		case OPT_RATE:
+			if (num_parse_double(optarg, 0, 100000, &c->rate) < 0)
+				return err_set(err, "--rate: expected a number from 0 to 100000, got '%s'",
+					       optarg);
+			c->set_rate = true;
+			break;
+		case OPT_MAX_ATTEMPTS:
+			if (parse_long_opt("--max-attempts", optarg, 1, 100, &c->max_attempts, err) < 0)
+				return -1;
+			c->set_max_attempts = true;
+			break;
+		case OPT_NO_VERIFICATION: c->no_verification = true; break;
+		case OPT_DRY_RUN: o->dry_run = true; break;
+		case OPT_STATE: c->state = optarg; break;
+		case OPT_NO_STATE: o->no_state = true; break;
+		case OPT_RESEND_IN_DOUBT: o->resend_in_doubt = true; break;
+		case OPT_MAX_INVALID:
+			if (parse_long_opt("--max-invalid", optarg, 0, 1000000000L, &o->max_invalid, err) < 0)
+				return -1;
+			break;
+		case OPT_MAX_FAILURES:
+			if (parse_long_opt("--max-failures", optarg, 1, 1000000000L, &o->max_failures, err) < 0)
+				return -1;
+			break;
+		case OPT_CA_CERT: c->ca_cert = optarg; break;
+		case 'q': o->verbosity = -1; break;
+		case 'v': o->verbosity = o->verbosity < 0 ? 1 : o->verbosity + 1; break;
+		case 'h': o->help = true; break;
+		case 'V': o->version = true; break;
+		default:
+			if (optopt)
+				return err_set(err, "unknown or incomplete option '-%c' (see --help)", optopt);
+			return err_set(err, "unknown or incomplete option '%s' (see --help)",
+				       argv[optind - 1]);
+		}
+	}
+	return 0;
+}
+
+static bool is_loopback_host(const char *h, size_t n)
+{
+	if (n == 9 && strncmp(h, "localhost", 9) == 0)
+		return true;
+	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
+		return true;
+	if (n >= 4 && strncmp(h, "127.", 4) == 0) {
+		for (size_t i = 4; i < n; i++)
+			if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* https:// anywhere, http:// only to loopback; no credentials in the URL. */
+static int check_base_url(char *url, struct err *err)
+{
+	const char *rest, *host_end;
+	size_t n = strlen(url);
+	bool plain;
+
+	while (n && url[n - 1] == '/')
+		url[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
+			return err_set(err, "base URL: blank or control character");
+	if (n > 300)
+		return err_set(err, "base URL: longer than 300 characters");
+	plain = strncmp(url, "http://", 7) == 0;
+	if (!plain && strncmp(url, "https://", 8) != 0)
+		return err_set(err, "base URL '%s': must start with https://", url);
+	rest = url + (plain ? 7 : 8);
+	host_end = rest + strcspn(rest, "/?#");
+	if (memchr(rest, '@', (size_t)(host_end - rest)))
+		return err_set(err, "base URL: must not contain credentials (use DOTS_CLIENT_ID/DOTS_API_KEY)");
+	if (host_end == rest)
+		return err_set(err, "base URL '%s': no host", url);
+	if (*host_end == '?' || *host_end == '#')
+		return err_set(err, "base URL '%s': no query or fragment allowed", url);
+	if (plain) {
+		const char *colon = host_end;
+		const char *h = rest;
+		size_t hl;
+
+		if (*h == '[')
+			colon = strchr(h, ']') ? strchr(h, ']') + 1 : host_end;
+		else
+			for (colon = h; colon < host_end && *colon != ':'; colon++)
+				;
+		hl = (size_t)(colon - h);
+		if (!is_loopback_host(h, hl))
+			return err_set(err,
+				       "base URL '%s': plain http:// is only allowed to loopback hosts; use https://",
+				       url);
+	}
+	if (n >= 3 && strcmp(url + n - 3, "/v2") == 0)
+		return err_set(err, "base URL '%s': give it without /v2 (e.g. https://host/api)", url);
+	return 0;
+}
+
+/* Reads the first line of a key file; warns when others can read it. */
+static int read_key_file(const char *path, char **out, struct err *err)
+{
+	char buf[1024];
+	struct stat sb;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return err_set(err, "cannot open api_key_file '%s': %s", path, strerror(errno));
+	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
+		fprintf(stderr,
+			"dots-import: warning: api_key_file '%s' is readable by group or others (chmod 600)\n",
+			path);
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (!n)
+		return err_set(err, "api_key_file '%s' is empty", path);
+	*out = strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	return *out ? 0 : err_set(err, "out of memory");
+}
+
+static int check_secret(const char *what, const char *v, struct err *err)
+{
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return err_set(err, "%s contains a control character", what);
+	if (strlen(v) > 512)
+		return err_set(err, "%s is longer than 512 bytes", what);
+	return 0;
+}
+
+/* Applies environment and command line over the loaded config. */
+static int apply(struct options *o, const struct cli *c, struct err *err)
+{
+	struct config *cfg = &o->cfg;
+	const char *env;
+
+	if ((env = getenv("DOTS_BASE_URL")) && *env && config_set_string(&cfg->base_url, env) < 0)
+		return err_set(err, "out of memory");
+	if (c->base_url && config_set_string(&cfg->base_url, c->base_url) < 0)
+		return err_set(err, "out of memory");
+	if (c->state && config_set_string(&cfg->state, c->state) < 0)
+		return err_set(err, "out of memory");
+	if (c->ca_cert && config_set_string(&cfg->ca_cert, c->ca_cert) < 0)
+		return err_set(err, "out of memory");
+	if (c->set_concurrency)
+		cfg->concurrency = c->concurrency;
+	if (c->set_rate)
+		cfg->rate_limit = c->rate;
+	if (c->set_max_attempts)
+		cfg->max_attempts = c->max_attempts;
+	if (c->no_verification)
+		cfg->send_verification = false;
+	if (check_base_url(cfg->base_url, err) < 0)
+		return -1;
+
+	if ((env = getenv("DOTS_CLIENT_ID")) && *env)
+		o->client_id = strdup(env);
+	else if (cfg->client_id)
+		o->client_id = strdup(cfg->client_id);
+	if ((env = getenv("DOTS_API_KEY")) && *env)
+		o->api_key = strdup(env);
+	else if (cfg->api_key_file && read_key_file(cfg->api_key_file, &o->api_key, err) < 0)
+		return -1;
+	if ((env = getenv("DOTS_APP_ID")) && *env)
+		o->app_id = strdup(env);
+	if (o->dry_run)
+		return 0;
+	if (!o->client_id)
+		return err_set(err, "no client id: set DOTS_CLIENT_ID or api.client_id");
+	if (!o->api_key)
+		return err_set(err, "no API key: set DOTS_API_KEY or api.api_key_file");
+	if (check_secret("the client id", o->client_id, err) < 0 ||
+	    check_secret("the API key", o->api_key, err) < 0 ||
+	    (o->app_id && check_secret("DOTS_APP_ID", o->app_id, err) < 0))
+		return -1;
+	return 0;
+}
+
+static int default_output(struct options *o, struct err *err)
+{
+	size_t n = strlen(o->input);
+	const char *suffix = o->command == CMD_VERIFY ? ".verify.csv" : ".results.csv";
+
+	o->output = malloc(n + 16);
+	if (!o->output)
+		return err_set(err, "out of memory");
+	if (n > 4 && strcmp(o->input + n - 4, ".csv") == 0)
+		n -= 4;
+	snprintf(o->output, n + 16, "%.*s%s", (int)n, o->input, suffix);
+	return 0;
+}
+
+int options_parse(struct options *o, int argc, char **argv, struct err *err)
+{
+	struct cli c = {0};
+	int nargs;
+
+	memset(o, 0, sizeof(*o));
+	config_init(&o->cfg);
+	o->max_invalid = -1;
+	o->max_failures = -1;
+	if (argc > 1 && strcmp(argv[1], "send-verification") == 0) {
+		o->command = CMD_SEND_VERIFICATION;
+		argc--;
+		argv++;
+	} else if (argc > 1 && strcmp(argv[1], "verify") == 0) {
+		o->command = CMD_VERIFY;
+		argc--;
+		argv++;
+	}
+	if (parse_argv(o, &c, argc, argv, err) < 0)
+		return -1;
+	if (o->help || o->version)
+		return 0;
+	nargs = argc - optind;
+	if (o->command == CMD_SEND_VERIFICATION ? nargs != 0 : nargs != 1)
+		return err_set(err, o->command == CMD_SEND_VERIFICATION
+					    ? "send-verification takes no file argument (see --help)"
+					    : "expected exactly one input file (see --help)");
+	if (nargs == 1)
+		o->input = argv[optind];
+	if (c.config) {
+		if (config_load(&o->cfg, c.config, err) < 0)
+			return -1;
+	} else if (access("config.yaml", F_OK) == 0 &&
+		   config_load(&o->cfg, "config.yaml", err) < 0) {
+		return -1;
+	}
+	if (apply(o, &c, err) < 0)
+		return -1;
+	if (o->command == CMD_SEND_VERIFICATION && !o->output)
+		return err_set(err, "send-verification needs -o FILE for its results");
+	if (!o->output && default_output(o, err) < 0)
+		return -1;
+	if (o->no_state && o->command == CMD_SEND_VERIFICATION)
+		return err_set(err, "send-verification needs the ledger (--state), not --no-state");
+	return 0;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+void options_release(struct options *o)
+{
+	config_release(&o->cfg);
+	free(o->output);
+	free_secret(o->client_id);
+	free_secret(o->api_key);
+	free(o->app_id);
+}

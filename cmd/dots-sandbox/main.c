@@ -1,0 +1,351 @@
+/*
+ * main.c - dots-sandbox: a local stand-in for the Dots users API.
+ * Parses the command line, starts the server, prints the one "listening"
+ * line and waits for SIGINT/SIGTERM (sigwait: no handler, no globals).
+ * The only file that prints to the user or exits; never prints credentials.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "num.h"
+#include "server.h"
+
+#include "banned.h"
+
+#ifndef DOTS_VERSION
+#define DOTS_VERSION "dev"
+#endif
+
+#define SANDBOX_URL_MAX 2048 /* --redirect */
+
+enum sandbox_exit {
+	SANDBOX_EXIT_OK = 0,	  /* stopped by SIGINT/SIGTERM */
+	SANDBOX_EXIT_FAILURE = 1, /* could not start (port taken, ...) */
+	SANDBOX_EXIT_USAGE = 2,	  /* bad command line */
+};
+
+enum sandbox_opt {
+	OPT_PORT = 256,
+	OPT_BIND,
+	OPT_CLIENT_ID,
+	OPT_API_KEY,
+	OPT_THREADS,
+	OPT_MAX_CONNECTIONS,
+	OPT_SEED,
+	OPT_LATENCY,
+	OPT_JITTER,
+	OPT_RETRY_AFTER,
+	OPT_RETRY_AFTER_DATE,
+	OPT_TRICKLE,
+	OPT_REDIRECT,
+	OPT_AFTER_EFFECT,
+	OPT_RATE_LIMIT,
+	OPT_PAUSE_GRACE,
+	OPT_HANG_MS,
+	OPT_FAULT_BASE = 512, /* + enum fault_kind */
+};
+
+static const struct option sandbox_options[] = {
+    {"port", required_argument, NULL, OPT_PORT},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"client-id", required_argument, NULL, OPT_CLIENT_ID},
+    {"api-key", required_argument, NULL, OPT_API_KEY},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"latency-ms", required_argument, NULL, OPT_LATENCY},
+    {"jitter-ms", required_argument, NULL, OPT_JITTER},
+    {"fault-429", required_argument, NULL, OPT_FAULT_BASE + FAULT_429},
+    {"fault-500", required_argument, NULL, OPT_FAULT_BASE + FAULT_500},
+    {"fault-502", required_argument, NULL, OPT_FAULT_BASE + FAULT_502},
+    {"fault-503", required_argument, NULL, OPT_FAULT_BASE + FAULT_503},
+    {"fault-504", required_argument, NULL, OPT_FAULT_BASE + FAULT_504},
+    {"fault-reset", required_argument, NULL, OPT_FAULT_BASE + FAULT_RESET},
+    {"fault-hang", required_argument, NULL, OPT_FAULT_BASE + FAULT_HANG},
+    {"fault-malformed", required_argument, NULL,
+     OPT_FAULT_BASE + FAULT_MALFORMED},
+    {"fault-oversize", required_argument, NULL,
+     OPT_FAULT_BASE + FAULT_OVERSIZE},
+    {"fault-noid", required_argument, NULL, OPT_FAULT_BASE + FAULT_NOID},
+    {"fault-html", required_argument, NULL, OPT_FAULT_BASE + FAULT_HTML},
+    {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
+    {"retry-after-date", no_argument, NULL, OPT_RETRY_AFTER_DATE},
+    {"trickle", no_argument, NULL, OPT_TRICKLE},
+    {"redirect", required_argument, NULL, OPT_REDIRECT},
+    {"after-effect", required_argument, NULL, OPT_AFTER_EFFECT},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+    {"pause-grace-ms", required_argument, NULL, OPT_PAUSE_GRACE},
+    {"hang-ms", required_argument, NULL, OPT_HANG_MS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static void sandbox_usage(FILE *out)
+{
+	fputs("usage: dots-sandbox [--port N] [--bind ADDR] "
+	      "[--client-id ID --api-key KEY]\n"
+	      "                    [--threads N] [--max-connections N] "
+	      "[--seed N] [fault options]\n"
+	      "\n"
+	      "  --port N              listen port, 0 = any free port "
+	      "(default 0)\n"
+	      "  --bind ADDR           IP address to bind (default 127.0.0.1)\n"
+	      "  --client-id ID        required Basic auth user "
+	      "(with --api-key)\n"
+	      "  --api-key KEY         required Basic auth password\n"
+	      "  --threads N           worker threads (default 2)\n"
+	      "  --max-connections N   connection limit (default 1024)\n"
+	      "  --seed N              seed for every random choice "
+	      "(default 1)\n"
+	      "faults (probabilities 0..1, default 0, sum at most 1):\n"
+	      "  --fault-429 P  --fault-500 P  --fault-502 P  --fault-503 P  "
+	      "--fault-504 P\n"
+	      "  --fault-reset P      close the connection without an answer\n"
+	      "  --fault-hang P       never answer (see --hang-ms)\n"
+	      "  --fault-malformed P  200/201 with a body that is not JSON\n"
+	      "  --fault-oversize P   200 with a 5 MiB body\n"
+	      "  --fault-noid P       201 with a JSON object lacking \"id\"\n"
+	      "  --fault-html P       502 with an HTML page\n"
+	      "  --after-effect P     apply a faulted request's effect first\n"
+	      "  --latency-ms N       added latency per API request\n"
+	      "  --jitter-ms N        plus uniform random 0..N ms\n"
+	      "  --retry-after S      Retry-After of injected 429s "
+	      "(default 1)\n"
+	      "  --retry-after-date   send Retry-After as an HTTP-date\n"
+	      "  --rate-limit R       requests/s token bucket, "
+	      "burst max(1, R/10)\n"
+	      "  --pause-grace-ms N   in-flight allowance after a 429 "
+	      "(default 200)\n"
+	      "  --hang-ms N          close hung requests after N ms "
+	      "(default: at exit)\n"
+	      "  --trickle            send API bodies one byte per second\n"
+	      "  --redirect URL       answer every API request 302 to URL\n"
+	      "Stops on SIGINT/SIGTERM. Introspection: GET /_sandbox/stats, "
+	      "/_sandbox/users[/ID].\n",
+	      out);
+}
+
+static int sandbox_long(const char *name, const char *arg, long min, long max,
+			long *out, struct err *err)
+{
+	if (num_parse_long(arg, min, max, out) < 0)
+		return err_set(err,
+			       "--%s: '%s' is not a whole number in "
+			       "%ld..%ld",
+			       name, arg, min, max);
+	return 0;
+}
+
+static int sandbox_double(const char *name, const char *arg, double min,
+			  double max, double *out, struct err *err)
+{
+	if (num_parse_double(arg, min, max, out) < 0)
+		return err_set(err, "--%s: '%s' is not a number in %g..%g",
+			       name, arg, min, max);
+	return 0;
+}
+
+static int sandbox_text_ok(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || n >= max)
+			return 0;
+	return 1;
+}
+
+/* Fills cfg from argv. Returns 0, 1 for --help/--version, or -1 (err). */
+static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
+			 struct err *err)
+{
+	const char *name;
+	long v;
+	int c, idx;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->bind_addr = "127.0.0.1";
+	cfg->threads = 2;
+	cfg->max_connections = 1024;
+	cfg->retry_after_s = 1;
+	cfg->faults.seed = 1;
+	cfg->faults.pause_grace_ms = 200;
+	opterr = 0;
+	idx = -1;
+	while ((c = getopt_long(argc, argv, ":hV", sandbox_options, &idx)) !=
+	       -1) {
+		name = idx >= 0 ? sandbox_options[idx].name : "?";
+		switch (c) {
+		case 'h':
+			sandbox_usage(stdout);
+			return 1;
+		case 'V':
+			printf("dots-sandbox %s\n", DOTS_VERSION);
+			return 1;
+		case ':':
+			return err_set(err, "option '%s' needs a value",
+				       argv[optind - 1]);
+		case '?':
+			return err_set(err, "unknown option '%s'",
+				       argv[optind - 1]);
+		case OPT_PORT:
+			if (sandbox_long(name, optarg, 0, 65535, &v, err))
+				return -1;
+			cfg->port = (unsigned)v;
+			break;
+		case OPT_BIND:
+			cfg->bind_addr = optarg;
+			break;
+		case OPT_CLIENT_ID:
+			cfg->client_id = optarg;
+			break;
+		case OPT_API_KEY:
+			cfg->api_key = optarg;
+			break;
+		case OPT_THREADS:
+			if (sandbox_long(name, optarg, 1, 256, &v, err))
+				return -1;
+			cfg->threads = (unsigned)v;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (sandbox_long(name, optarg, 8, 65536, &v, err))
+				return -1;
+			cfg->max_connections = (unsigned)v;
+			break;
+		case OPT_SEED:
+			if (sandbox_long(name, optarg, 0, 0x7fffffffffffffffL,
+					 &v, err))
+				return -1;
+			cfg->faults.seed = (uint64_t)v;
+			break;
+		case OPT_LATENCY:
+			if (sandbox_long(name, optarg, 0, 600000,
+					 &cfg->faults.latency_ms, err))
+				return -1;
+			break;
+		case OPT_JITTER:
+			if (sandbox_long(name, optarg, 0, 600000,
+					 &cfg->faults.jitter_ms, err))
+				return -1;
+			break;
+		case OPT_RETRY_AFTER:
+			if (sandbox_long(name, optarg, 0, 86400,
+					 &cfg->retry_after_s, err))
+				return -1;
+			break;
+		case OPT_RETRY_AFTER_DATE:
+			cfg->retry_after_date = 1;
+			break;
+		case OPT_TRICKLE:
+			cfg->trickle = 1;
+			break;
+		case OPT_REDIRECT:
+			if (!*optarg ||
+			    !sandbox_text_ok(optarg, SANDBOX_URL_MAX))
+				return err_set(err, "--redirect: URL is empty, "
+						    "too long or has control "
+						    "characters");
+			cfg->redirect_url = optarg;
+			break;
+		case OPT_AFTER_EFFECT:
+			if (sandbox_double(name, optarg, 0, 1,
+					   &cfg->faults.after_effect, err))
+				return -1;
+			break;
+		case OPT_RATE_LIMIT:
+			if (sandbox_double(name, optarg, 0, 1e7,
+					   &cfg->faults.rate_limit, err))
+				return -1;
+			break;
+		case OPT_PAUSE_GRACE:
+			if (sandbox_long(name, optarg, 0, 3600000,
+					 &cfg->faults.pause_grace_ms, err))
+				return -1;
+			break;
+		case OPT_HANG_MS:
+			if (sandbox_long(name, optarg, 0, 86400000,
+					 &cfg->hang_ms, err))
+				return -1;
+			break;
+		default:
+			if (c > OPT_FAULT_BASE &&
+			    c < OPT_FAULT_BASE + FAULT_KIND_COUNT) {
+				if (sandbox_double(
+					name, optarg, 0, 1,
+					&cfg->faults.prob[c - OPT_FAULT_BASE],
+					err))
+					return -1;
+				break;
+			}
+			return err_set(err, "unknown option");
+		}
+		idx = -1;
+	}
+	if (optind < argc)
+		return err_set(err, "unexpected argument '%s'", argv[optind]);
+	if (!cfg->client_id != !cfg->api_key)
+		return err_set(err, "--client-id and --api-key go together");
+	if ((cfg->client_id && !*cfg->client_id) ||
+	    (cfg->api_key && !*cfg->api_key))
+		return err_set(err, "--client-id and --api-key must not be "
+				    "empty");
+	return faults_config_check(&cfg->faults, err);
+}
+
+/* The loopback form of the bound address, for the one "listening" line. */
+static void sandbox_print_url(const char *bind, unsigned port)
+{
+	if (strcmp(bind, "0.0.0.0") == 0)
+		bind = "127.0.0.1";
+	else if (strcmp(bind, "::") == 0)
+		bind = "::1";
+	if (strchr(bind, ':'))
+		printf("listening on http://[%s]:%u/api\n", bind, port);
+	else
+		printf("listening on http://%s:%u/api\n", bind, port);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct server_config cfg;
+	struct server *srv;
+	struct err err;
+	sigset_t stop;
+	int rc, sig;
+
+	err_init(&err);
+	rc = sandbox_parse(argc, argv, &cfg, &err);
+	if (rc > 0)
+		return SANDBOX_EXIT_OK;
+	if (rc < 0) {
+		fprintf(stderr, "dots-sandbox: error: %s\n", err.msg);
+		fprintf(stderr, "try 'dots-sandbox --help'\n");
+		return SANDBOX_EXIT_USAGE;
+	}
+	/* Block the stop signals before any thread exists, so every thread
+	 * inherits the mask and only sigwait below receives them. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+	srv = server_start(&cfg, &err);
+	if (!srv) {
+		fprintf(stderr, "dots-sandbox: error: %s\n", err.msg);
+		return SANDBOX_EXIT_FAILURE;
+	}
+	sandbox_print_url(cfg.bind_addr, server_port(srv));
+	do
+		rc = sigwait(&stop, &sig);
+	while (rc != 0);
+	server_free(srv);
+	return SANDBOX_EXIT_OK;
+}

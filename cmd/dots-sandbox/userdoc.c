@@ -1,0 +1,203 @@
+/*
+ * userdoc.c - reads request bodies and writes response objects with
+ * jansson; never builds JSON by hand. Validation is the sandbox's version
+ * of Dots' rules: it reports the first bad field and changes nothing.
+ */
+#include "userdoc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "banned.h"
+
+static int userdoc_fail(char msg[USERDOC_MSG_MAX], const char *field,
+			const char *reason)
+{
+	snprintf(msg, USERDOC_MSG_MAX, "%s: %s", field, reason);
+	return USERDOC_INVALID;
+}
+
+static int userdoc_all_digits(const char *s)
+{
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static int userdoc_has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Fetches key as a string: required or optional (absent/null gives NULL). */
+static int userdoc_string(json_t *root, const char *key, int required,
+			  size_t max, const char **out,
+			  char msg[USERDOC_MSG_MAX])
+{
+	json_t *v = json_object_get(root, key);
+
+	*out = NULL;
+	if (!v || (json_is_null(v) && !required))
+		return required ? userdoc_fail(msg, key, "missing")
+				: USERDOC_OK;
+	if (!json_is_string(v))
+		return userdoc_fail(msg, key, "must be a string");
+	if (json_string_length(v) > max)
+		return userdoc_fail(msg, key, "too long");
+	*out = json_string_value(v);
+	if (required && !**out)
+		return userdoc_fail(msg, key, "empty");
+	if (userdoc_has_control(*out))
+		return userdoc_fail(msg, key, "contains control characters");
+	return USERDOC_OK;
+}
+
+static int userdoc_check_fields(struct userdoc_create *c,
+				char msg[USERDOC_MSG_MAX])
+{
+	struct store_input *in = &c->in;
+	const char *at;
+	json_t *meta;
+
+	if (userdoc_string(c->root, "email", 1, USERDOC_EMAIL_MAX, &in->email,
+			   msg) ||
+	    userdoc_string(c->root, "country_code", 1, 16, &in->country_code,
+			   msg) ||
+	    userdoc_string(c->root, "phone_number", 1, USERDOC_PHONE_MAX,
+			   &in->phone_number, msg) ||
+	    userdoc_string(c->root, "first_name", 1, USERDOC_NAME_MAX,
+			   &in->first_name, msg) ||
+	    userdoc_string(c->root, "last_name", 1, USERDOC_NAME_MAX,
+			   &in->last_name, msg) ||
+	    userdoc_string(c->root, "username", 0, USERDOC_NAME_MAX,
+			   &in->username, msg))
+		return USERDOC_INVALID;
+	at = strchr(in->email, '@');
+	if (!at)
+		return userdoc_fail(msg, "email", "missing \"@\"");
+	if (at == in->email || !at[1] || strchr(at + 1, '@') ||
+	    strchr(in->email, ' '))
+		return userdoc_fail(msg, "email", "invalid address");
+	if (strlen(in->country_code) > 3 ||
+	    !userdoc_all_digits(in->country_code))
+		return userdoc_fail(msg, "country_code", "must be 1-3 digits");
+	if (!userdoc_all_digits(in->phone_number))
+		return userdoc_fail(msg, "phone_number",
+				    "must contain only digits");
+	meta = json_object_get(c->root, "metadata");
+	if (meta && !json_is_null(meta)) {
+		if (!json_is_string(meta) && !json_is_object(meta))
+			return userdoc_fail(msg, "metadata",
+					    "must be a string, object or null");
+		c->meta_text = json_dumps(meta, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!c->meta_text)
+			return userdoc_fail(msg, "metadata",
+					    "cannot be stored");
+		in->metadata = c->meta_text;
+	}
+	return USERDOC_OK;
+}
+
+enum userdoc_result userdoc_parse_create(const char *body, size_t len,
+					 struct userdoc_create *out,
+					 char msg[USERDOC_MSG_MAX])
+{
+	json_error_t jerr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	msg[0] = '\0';
+	out->root = json_loadb(body, len, 0, &jerr);
+	if (!out->root || !json_is_object(out->root)) {
+		json_decref(out->root);
+		out->root = NULL;
+		return USERDOC_BAD_JSON;
+	}
+	rc = userdoc_check_fields(out, msg);
+	if (rc != USERDOC_OK) {
+		userdoc_create_release(out);
+		return (enum userdoc_result)rc;
+	}
+	return USERDOC_OK;
+}
+
+void userdoc_create_release(struct userdoc_create *c)
+{
+	if (!c)
+		return;
+	json_decref(c->root);
+	free(c->meta_text);
+	memset(c, 0, sizeof(*c));
+}
+
+enum userdoc_result userdoc_parse_token(const char *body, size_t len,
+					char token[USERDOC_TOKEN_MAX + 1],
+					char msg[USERDOC_MSG_MAX])
+{
+	json_error_t jerr;
+	const char *t = NULL;
+	json_t *root;
+	int rc;
+
+	token[0] = '\0';
+	msg[0] = '\0';
+	root = json_loadb(body, len, 0, &jerr);
+	if (!root || !json_is_object(root)) {
+		json_decref(root);
+		return USERDOC_BAD_JSON;
+	}
+	rc = userdoc_string(root, "token", 1, USERDOC_TOKEN_MAX, &t, msg);
+	if (rc == USERDOC_OK) {
+		size_t n = strlen(t);
+
+		memcpy(token, t, n + 1);
+	}
+	json_decref(root);
+	return (enum userdoc_result)rc;
+}
+
+void userdoc_seed(void) { json_object_seed(0); }
+
+static json_t *userdoc_str(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *userdoc_user(const struct store_view *v)
+{
+	json_t *meta =
+	    v->metadata ? json_loads(v->metadata, JSON_DECODE_ANY, NULL) : NULL;
+
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:o,"
+	    " s:{s:i, s:i, s:i},"
+	    " s:{s:b, s:b, s:b, s:b, s:b, s:b}}",
+	    "id", v->id, "first_name", v->first_name, "last_name", v->last_name,
+	    "email", v->email, "phone_number", "country_code", v->country_code,
+	    "phone_number", v->phone_number, "status",
+	    v->verified ? "verified" : "unverified", "username", v->username,
+	    "metadata", meta ? meta : json_null(), "wallet", "amount", 0,
+	    "withdrawable_balance", 0, "credit_balance", 0, "compliance",
+	    "tax_id_collected", 0, "address_collected", 0,
+	    "date_of_birth_collected", 0, "1099_collected", 0,
+	    "w8_ben_collected", 0, "flagged", 0);
+}
+
+json_t *userdoc_sandbox_user(const struct store_view *v)
+{
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:I, s:o, s:s}", "id", v->id, "country_code",
+	    v->country_code, "phone_number", v->phone_number, "email", v->email,
+	    "sms", (json_int_t)v->sms, "last_code",
+	    v->last_code[0] ? userdoc_str(v->last_code) : json_null(), "status",
+	    v->verified ? "verified" : "unverified");
+}
+
+json_t *userdoc_error(const char *error, const char *message)
+{
+	return json_pack("{s:s, s:s}", "error", error, "message", message);
+}

@@ -1,0 +1,60 @@
+/*
+ * config.h - the run configuration and the YAML file that sets it
+ * (CONTRACT section 5).
+ *
+ * config_init sets the built-in defaults; config_load overlays a YAML file.
+ * The command line and environment are applied afterwards by the caller,
+ * so precedence is: command line > environment > file > default.
+ */
+#ifndef DOTS_CONFIG_H
+#define DOTS_CONFIG_H
+
+#include <stdbool.h>
+
+#include "err.h"
+#include "user.h"
+
+#define CONFIG_DEFAULT_BASE_URL "https://pls.senddotssandbox.com/api"
+
+struct config {
+	/* api: */
+	char *base_url;          /* API base incl. "/api", without "/v2" */
+	long connect_timeout_ms; /* 1..600000, default 10000 */
+	long request_timeout_ms; /* 1..3600000, default 30000 */
+	char *client_id;         /* NULL = take DOTS_CLIENT_ID */
+	char *api_key_file;      /* file whose first line is the key; NULL = env */
+	char *ca_cert;           /* PEM bundle for private CAs; NULL = system */
+	/* import: */
+	long concurrency;        /* 1..256, default 8 */
+	double rate_limit;       /* requests/s over all connections, 0 = none */
+	bool send_verification;  /* default true */
+	char *state;             /* ledger path, default "dots-import.db" */
+	char *default_country_code; /* for "phone" values without + / 00 */
+	/* retry: */
+	long max_attempts;       /* 1..100, default 5 */
+	long base_delay_ms;      /* 1..600000, default 250 */
+	long max_delay_ms;       /* 1..3600000, default 30000 */
+	/* columns: CSV header name per field; NULL = the field's own name */
+	char *columns[USER_FIELD_COUNT];
+};
+
+/* Sets every field to its built-in default (strings are heap copies). */
+void config_init(struct config *c);
+
+/*
+ * Reads the YAML file at path and overlays the keys it sets on c.
+ * Unknown keys, wrong types, out-of-range values, duplicate keys and YAML
+ * syntax errors fail with err naming file, line and key, e.g.
+ * "config.yaml:4: import.concurrency: expected an integer from 1 to 256".
+ * On failure c keeps valid (possibly partly overlaid) values and must still
+ * be released.
+ */
+int config_load(struct config *c, const char *path, struct err *err);
+
+/* Replaces a string field (frees the old value). Returns 0 or -1 on OOM. */
+int config_set_string(char **field, const char *value);
+
+/* Frees every string; c may be reused after config_init. */
+void config_release(struct config *c);
+
+#endif

@@ -1,0 +1,338 @@
+/*
+ * http.c - the libcurl multi engine: a fixed pool of reusable transfers,
+ * bounded response bodies, transport errors mapped to enum transport.
+ * The only file that includes <curl/curl.h>. Never sleeps, never retries
+ * on its own, never follows redirects, never logs credentials.
+ */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+struct transfer {
+	CURL *easy;
+	char *buf;         /* response body, grows to HTTP_MAX_BODY + 1 */
+	size_t len, cap;
+	int too_big;
+	int busy;
+	void *cookie;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct finished {
+	int slot;
+	CURLcode code;
+};
+
+struct http {
+	CURLM *multi;
+	struct transfer *t;
+	int n;
+	int in_flight;
+	struct finished *done; /* transfers finished, not yet reported (FIFO) */
+	int ndone;
+	struct curl_slist *headers;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct transfer *t = user;
+	size_t n = size * nmemb;
+
+	if (n > HTTP_MAX_BODY - t->len) {
+		t->too_big = 1;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		char *p;
+
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		p = realloc(t->buf, cap);
+		if (!p)
+			return 0;
+		t->buf = p;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, data, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+	return n;
+}
+
+static int setup_easy(struct http *h, struct transfer *t,
+		      const struct http_opts *o)
+{
+	CURL *e = curl_easy_init();
+	CURLcode rc = CURLE_OK;
+
+	if (!e)
+		return -1;
+	t->easy = e;
+#define SET(opt, val)                                                          \
+	do {                                                                   \
+		if (rc == CURLE_OK)                                            \
+			rc = curl_easy_setopt(e, opt, val);                    \
+	} while (0)
+	SET(CURLOPT_PRIVATE, t);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, t);
+	SET(CURLOPT_ERRORBUFFER, t->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	SET(CURLOPT_USERNAME, o->username ? o->username : "");
+	SET(CURLOPT_PASSWORD, o->password ? o->password : "");
+	SET(CURLOPT_HTTPHEADER, h->headers);
+	SET(CURLOPT_USERAGENT, "dots-import/" DOTS_VERSION);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+	SET(CURLOPT_TIMEOUT_MS, o->request_timeout_ms);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_POST, 1L);
+	if (o->ca_cert)
+		SET(CURLOPT_CAINFO, o->ca_cert);
+#undef SET
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+int http_new(struct http **out, const struct http_opts *o, struct err *err)
+{
+	struct http *h;
+	struct curl_slist *l = NULL;
+	static const char *const fixed[] = {
+		"Content-Type: application/json",
+		"Accept: application/json, text/plain, */*",
+		"Expect:",
+	};
+
+	if (o->max_in_flight < 1 || o->max_in_flight > 256)
+		return err_set(err, "concurrency must be 1..256");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return err_set(err, "cannot initialise libcurl");
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return err_set(err, "out of memory");
+	h->n = o->max_in_flight;
+	h->t = calloc((size_t)h->n, sizeof(*h->t));
+	h->done = calloc((size_t)h->n, sizeof(*h->done));
+	h->multi = curl_multi_init();
+	if (!h->t || !h->done || !h->multi)
+		goto oom;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		struct curl_slist *nl = curl_slist_append(l, fixed[i]);
+		if (!nl)
+			goto oom;
+		l = nl;
+	}
+	if (o->app_id) {
+		char line[300];
+		struct curl_slist *nl;
+
+		snprintf(line, sizeof(line), "Api-App-Id: %s", o->app_id);
+		nl = curl_slist_append(l, line);
+		if (!nl)
+			goto oom;
+		l = nl;
+	}
+	h->headers = l;
+	l = NULL;
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n * 2);
+	for (int i = 0; i < h->n; i++)
+		if (setup_easy(h, &h->t[i], o) < 0)
+			goto oom;
+	*out = h;
+	return 0;
+oom:
+	curl_slist_free_all(l);
+	http_free(h);
+	return err_set(err, "cannot set up libcurl transfers");
+}
+
+int http_free_slots(const struct http *h)
+{
+	return h->n - h->in_flight;
+}
+
+int http_in_flight(const struct http *h)
+{
+	return h->in_flight;
+}
+
+int http_start(struct http *h, const struct http_request *req, struct err *err)
+{
+	struct transfer *t = NULL;
+	CURLcode rc = CURLE_OK;
+
+	for (int i = 0; i < h->n; i++)
+		if (!h->t[i].busy) {
+			t = &h->t[i];
+			break;
+		}
+	if (!t)
+		return err_set(err, "no free transfer slot");
+	t->len = 0;
+	t->too_big = 0;
+	t->errbuf[0] = '\0';
+	if (t->buf)
+		t->buf[0] = '\0';
+	t->cookie = req->cookie;
+	rc = curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				      (curl_off_t)(req->body ? req->body_len : 0));
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS,
+				      req->body ? req->body : "");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT,
+				      req->fresh_connection ? 1L : 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE,
+				      req->fresh_connection ? 1L : 0L);
+	if (rc != CURLE_OK)
+		return err_set(err, "cannot prepare request: %s",
+			       curl_easy_strerror(rc));
+	if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK)
+		return err_set(err, "cannot start request");
+	t->busy = 1;
+	h->in_flight++;
+	return 0;
+}
+
+int http_poll(struct http *h, int timeout_ms, struct err *err)
+{
+	CURLMcode mc;
+	CURLMsg *msg;
+	int running, left;
+
+	if (timeout_ms > 0) {
+		mc = curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL);
+		if (mc != CURLM_OK)
+			return err_set(err, "libcurl: %s", curl_multi_strerror(mc));
+	}
+	mc = curl_multi_perform(h->multi, &running);
+	if (mc != CURLM_OK)
+		return err_set(err, "libcurl: %s", curl_multi_strerror(mc));
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		struct transfer *t;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		t->errbuf[CURL_ERROR_SIZE - 1] = '\0';
+		if (t->errbuf[0] == '\0')
+			snprintf(t->errbuf, sizeof(t->errbuf), "%s",
+				 curl_easy_strerror(msg->data.result));
+		h->done[h->ndone].slot = (int)(t - h->t);
+		h->done[h->ndone].code = msg->data.result;
+		h->ndone++;
+	}
+	return 0;
+}
+
+void http_wakeup(struct http *h)
+{
+	curl_multi_wakeup(h->multi);
+}
+
+static enum transport classify(struct transfer *t, CURLcode rc)
+{
+	curl_off_t sent = 0;
+
+	if (rc == CURLE_OK)
+		return TRANSPORT_OK;
+	if (t->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+		return TRANSPORT_TOO_BIG;
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+		return TRANSPORT_NOT_SENT;
+	default:
+		break;
+	}
+	/* Did any byte of the request leave? Header bytes count as sent. */
+	curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return sent > 0 ? TRANSPORT_TIMEOUT : TRANSPORT_NOT_SENT;
+	switch (rc) {
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return sent > 0 ? TRANSPORT_LOST : TRANSPORT_NOT_SENT;
+	default:
+		return TRANSPORT_ERROR;
+	}
+}
+
+int http_next_result(struct http *h, struct http_result *res)
+{
+	struct transfer *t;
+	CURLcode rc;
+	curl_off_t retry_after = 0, total_us = 0;
+	long status = 0;
+
+	if (h->ndone == 0)
+		return 0;
+	t = &h->t[h->done[0].slot];
+	rc = h->done[0].code;
+	memmove(h->done, h->done + 1, (size_t)(--h->ndone) * sizeof(*h->done));
+
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+	res->cookie = t->cookie;
+	res->transport = classify(t, rc);
+	res->status = res->transport == TRANSPORT_OK ? status : 0;
+	res->retry_after_ms = -1;
+	if (res->transport == TRANSPORT_OK &&
+	    curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) ==
+		    CURLE_OK &&
+	    retry_after > 0)
+		res->retry_after_ms = retry_after > 86400 ? 86400000L
+							  : (long)retry_after * 1000L;
+	res->elapsed_ms = (long)(total_us / 1000);
+	res->body = t->buf ? t->buf : "";
+	res->body_len = t->len;
+	res->detail = res->transport == TRANSPORT_OK ? "" : t->errbuf;
+	curl_multi_remove_handle(h->multi, t->easy);
+	t->busy = 0;
+	h->in_flight--;
+	return 1;
+}
+
+void http_free(struct http *h)
+{
+	if (!h)
+		return;
+	for (int i = 0; h->t && i < h->n; i++) {
+		if (h->t[i].easy) {
+			if (h->t[i].busy)
+				curl_multi_remove_handle(h->multi, h->t[i].easy);
+			curl_easy_cleanup(h->t[i].easy);
+		}
+		free(h->t[i].buf);
+	}
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	curl_slist_free_all(h->headers);
+	free(h->t);
+	free(h->done);
+	free(h);
+	curl_global_cleanup();
+}

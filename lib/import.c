@@ -1,0 +1,1108 @@
+/*
+ * import.c - the scheduler of one import run.
+ *
+ * Pass 1 reads and validates the whole file (nothing is sent if it is
+ * broken; duplicates are found). Pass 2 streams rows through a bounded
+ * window: each valid row becomes a create, then a verification send, and
+ * leaves the window - in input order - into the results file. Requests go
+ * through the http engine; retries are not-before times on a heap, never a
+ * sleep. The ledger records every user and every send intent before the
+ * request goes out. No globals: everything lives in struct run.
+ */
+#include "import.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "ledger.h"
+#include "outcome.h"
+#include "payload.h"
+#include "reader.h"
+#include "results.h"
+#include "retry.h"
+#include "user.h"
+
+#include "banned.h"
+
+#define WINDOW_MIN 1024           /* rows held at once (bounded memory) */
+#define ERROR_MAX 300             /* chars of a results "error" cell */
+#define BREAKER_LIMIT 50          /* consecutive failed requests → abort */
+#define STOP_GRACE_MS 10000       /* in-flight requests may finish in this */
+#define MAX_RETRY_AFTER_MS 300000 /* a Retry-After longer than this is cut */
+#define URL_MAX 512
+
+enum stage { STAGE_IDLE, STAGE_CREATE, STAGE_SEND, STAGE_DONE };
+
+/* One input row while it is in the window. */
+struct slot {
+	size_t row, line;
+	enum row_status status;
+	enum verif_status verif;
+	enum stage stage;
+	int in_flight;
+	int attempts;      /* all HTTP attempts for this row */
+	int kind_attempts; /* attempts of the current request */
+	long http_status;
+	int64_t ready_at_ms;
+	uint64_t key;
+	char *body;        /* create request body, freed after the create */
+	char user_id[PAYLOAD_ID_MAX + 1];
+	char email[USER_EMAIL_MAX + 1];
+	char country_code[4];
+	char phone_number[16];
+	char url[URL_MAX];
+	char error[ERROR_MAX + 1];
+};
+
+/* Keys seen more than once in the file, with the first row that has it. */
+struct dup {
+	uint64_t key;
+	size_t first_row;
+};
+
+struct run {
+	const struct import_opts *o;
+	const struct config *cfg;
+	struct import_stats *st;
+	struct err *err;
+
+	struct reader *rd;
+	int col[USER_FIELD_COUNT];
+	struct user_rules rules;
+	bool eof;
+
+	struct dup *dups;
+	size_t ndups;
+
+	struct results *out;
+	struct ledger *led;
+	struct http *http;
+	struct retry_policy policy;
+
+	struct slot *win;  /* ring of win_cap slots; rows head..tail-1 */
+	size_t win_cap;
+	size_t head, tail; /* sequence numbers, slot = seq % win_cap */
+
+	size_t *fresh;     /* FIFO of new creates (slot indexes) */
+	size_t fresh_head, fresh_n;
+	size_t *prio;      /* FIFO of due sends and retries */
+	size_t prio_head, prio_n;
+	size_t *delayed;   /* min-heap on ready_at_ms */
+	size_t ndelayed;
+
+	char create_url[URL_MAX];
+	uint64_t rng;
+	int64_t start_ms;
+	int64_t pause_until_ms;
+	double tokens;
+	int64_t tokens_at_ms;
+	int64_t last_progress_ms;
+	int consecutive_failures;
+	size_t api_failures;
+	bool stopping, aborting;
+	int64_t stop_deadline_ms;
+	enum import_result abort_result;
+};
+
+static const char *const status_names[ROW_STATUS_COUNT] = {
+	"created", "exists", "valid", "invalid", "duplicate", "failed", "pending"};
+static const char *const verif_names[VERIF_STATUS_COUNT] = {
+	"", "sent", "failed", "in_doubt", "off"};
+
+const char *import_status_name(enum row_status s)
+{
+	return s < ROW_STATUS_COUNT ? status_names[s] : "?";
+}
+
+const char *import_verif_name(enum verif_status v)
+{
+	return v < VERIF_STATUS_COUNT ? verif_names[v] : "?";
+}
+
+static const char *const results_header[] = {
+	"row",   "line",         "status",       "user_id",
+	"verification", "http_status", "attempts", "error",
+	"email", "country_code", "phone_number"};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int64_t clock_ms(const struct run *r)
+{
+	struct timespec ts;
+
+	if (r->o->now_ms)
+		return r->o->now_ms(r->o->ctx);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double rnd01(struct run *r)
+{
+	/* xorshift64*: jitter only, not for anything secret */
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return (double)((r->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+static void logf_(struct run *r, enum import_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void logf_(struct run *r, enum import_log_level lvl, const char *fmt, ...)
+{
+	char line[768];
+	va_list ap;
+
+	if (!r->o->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	r->o->log(r->o->ctx, lvl, line);
+}
+
+/* Copies a raw cell for the results file: bounded, NULs cut. */
+static void copy_cell(char *dst, size_t cap, const char *src, size_t len)
+{
+	size_t n = len < cap - 1 ? len : cap - 1;
+	size_t nul = strnlen(src, n);
+
+	memcpy(dst, src, nul);
+	dst[nul] = '\0';
+}
+
+static void set_error(struct slot *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_error(struct slot *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- pass 1: validate everything, find duplicates --------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_dup(const void *a, const void *b)
+{
+	return cmp_u64(&((const struct dup *)a)->key, &((const struct dup *)b)->key);
+}
+
+/* Fills a user_input from a row using the column map. */
+static void row_input(const struct run *r, const struct reader_row *row,
+		      struct user_input *in)
+{
+	for (int f = 0; f < USER_FIELD_COUNT; f++) {
+		int c = r->col[f];
+
+		if (c >= 0 && (size_t)c < row->nfields) {
+			in->field[f] = row->field[c];
+			in->len[f] = row->len[c];
+		} else if (c >= 0) {
+			in->field[f] = "";
+			in->len[f] = 0;
+		} else {
+			in->field[f] = NULL;
+			in->len[f] = 0;
+		}
+	}
+}
+
+/* Validates a row. Returns 0 (u filled) or -1 with the reason in e. */
+static int row_validate(const struct run *r, const struct reader_row *row,
+			struct user *u, struct err *e)
+{
+	struct user_input in;
+
+	if (row->problem)
+		return err_set(e, "line %zu: %s", row->line, row->problem);
+	row_input(r, row, &in);
+	return user_normalise(u, &in, &r->rules, e);
+}
+
+static int pass1(struct run *r, size_t *invalid)
+{
+	struct reader_row row;
+	struct user u;
+	struct err e;
+	uint64_t *keys = NULL;
+	size_t nkeys = 0, cap = 0;
+	int rc;
+
+	*invalid = 0;
+	while ((rc = reader_next(r->rd, &row, r->err)) == 1) {
+		if (row_validate(r, &row, &u, &e) < 0) {
+			(*invalid)++;
+			continue;
+		}
+		if (nkeys == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			uint64_t *p = realloc(keys, ncap * sizeof(*p));
+
+			if (!p) {
+				free(keys);
+				return err_set(r->err, "out of memory");
+			}
+			keys = p;
+			cap = ncap;
+		}
+		keys[nkeys++] = user_phone_key(&u);
+	}
+	if (rc < 0) {
+		free(keys);
+		return -1;
+	}
+	qsort(keys, nkeys, sizeof(*keys), cmp_u64);
+	for (size_t i = 1; i < nkeys; i++) {
+		if (keys[i] != keys[i - 1] ||
+		    (r->ndups && r->dups[r->ndups - 1].key == keys[i]))
+			continue;
+		/* reuse the key array's front as the dup table (it is behind i) */
+		struct dup *p = realloc(r->dups, (r->ndups + 1) * sizeof(*p));
+		if (!p) {
+			free(keys);
+			return err_set(r->err, "out of memory");
+		}
+		r->dups = p;
+		r->dups[r->ndups].key = keys[i];
+		r->dups[r->ndups].first_row = 0;
+		r->ndups++;
+	}
+	free(keys);
+	return 0;
+}
+
+static struct dup *find_dup(struct run *r, uint64_t key)
+{
+	struct dup k = {key, 0};
+
+	if (!r->ndups)
+		return NULL;
+	return bsearch(&k, r->dups, r->ndups, sizeof(k), cmp_dup);
+}
+
+/* ---- queues ----------------------------------------------------------- */
+
+static void fifo_push(size_t *q, size_t cap, size_t *head, size_t *n, size_t v)
+{
+	q[(*head + *n) % cap] = v;
+	(*n)++;
+}
+
+static size_t fifo_pop(const size_t *q, size_t cap, size_t *head, size_t *n)
+{
+	size_t v = q[*head];
+
+	*head = (*head + 1) % cap;
+	(*n)--;
+	return v;
+}
+
+static int heap_less(const struct run *r, size_t a, size_t b)
+{
+	return r->win[a].ready_at_ms < r->win[b].ready_at_ms;
+}
+
+static void heap_push(struct run *r, size_t idx)
+{
+	size_t i = r->ndelayed++;
+
+	r->delayed[i] = idx;
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (!heap_less(r, r->delayed[i], r->delayed[parent]))
+			break;
+		size_t t = r->delayed[i];
+		r->delayed[i] = r->delayed[parent];
+		r->delayed[parent] = t;
+		i = parent;
+	}
+}
+
+static size_t heap_pop(struct run *r)
+{
+	size_t top = r->delayed[0], i = 0;
+
+	r->delayed[0] = r->delayed[--r->ndelayed];
+	for (;;) {
+		size_t l = 2 * i + 1, rr = l + 1, m = i;
+
+		if (l < r->ndelayed && heap_less(r, r->delayed[l], r->delayed[m]))
+			m = l;
+		if (rr < r->ndelayed && heap_less(r, r->delayed[rr], r->delayed[m]))
+			m = rr;
+		if (m == i)
+			break;
+		size_t t = r->delayed[i];
+		r->delayed[i] = r->delayed[m];
+		r->delayed[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+/* ---- the window ------------------------------------------------------- */
+
+static void slot_finish(struct run *r, struct slot *s, enum row_status st)
+{
+	(void)r;
+	s->status = st;
+	s->stage = STAGE_DONE;
+	free(s->body);
+	s->body = NULL;
+}
+
+static void queue_send(struct run *r, size_t idx)
+{
+	struct slot *s = &r->win[idx];
+	int n;
+
+	s->stage = STAGE_SEND;
+	s->kind_attempts = 0;
+	n = snprintf(s->url, sizeof(s->url), "%s/v2/users/%s/send-verification-token",
+		     r->cfg->base_url, s->user_id);
+	if (n < 0 || (size_t)n >= sizeof(s->url)) {
+		s->verif = VERIF_FAILED;
+		set_error(s, "verification: URL too long");
+		s->stage = STAGE_DONE;
+		return;
+	}
+	fifo_push(r->prio, r->win_cap, &r->prio_head, &r->prio_n, idx);
+}
+
+/* Brings one input row into the window. Returns 1, 0 at end, -1 on error. */
+static int admit_row(struct run *r)
+{
+	struct reader_row row;
+	struct user u;
+	struct err e;
+	struct slot *s;
+	size_t idx;
+	int rc;
+
+	rc = reader_next(r->rd, &row, r->err);
+	if (rc <= 0)
+		return rc;
+	r->st->rows++;
+	idx = r->tail % r->win_cap;
+	s = &r->win[idx];
+	memset(s, 0, offsetof(struct slot, url));
+	s->error[0] = '\0';
+	s->row = row.row;
+	s->line = row.line;
+	s->stage = STAGE_IDLE;
+	r->tail++;
+
+	if (row_validate(r, &row, &u, &e) < 0) {
+		struct user_input in;
+
+		row_input(r, &row, &in);
+		if (in.field[USER_EMAIL])
+			copy_cell(s->email, sizeof(s->email), in.field[USER_EMAIL],
+				  in.len[USER_EMAIL]);
+		if (in.field[USER_COUNTRY_CODE])
+			copy_cell(s->country_code, sizeof(s->country_code),
+				  in.field[USER_COUNTRY_CODE],
+				  in.len[USER_COUNTRY_CODE]);
+		if (in.field[USER_PHONE_NUMBER])
+			copy_cell(s->phone_number, sizeof(s->phone_number),
+				  in.field[USER_PHONE_NUMBER],
+				  in.len[USER_PHONE_NUMBER]);
+		else if (in.field[USER_PHONE])
+			copy_cell(s->phone_number, sizeof(s->phone_number),
+				  in.field[USER_PHONE], in.len[USER_PHONE]);
+		set_error(s, "%s", e.msg);
+		slot_finish(r, s, ROW_INVALID);
+		return 1;
+	}
+	memcpy(s->email, u.email, sizeof(s->email));
+	memcpy(s->country_code, u.country_code, sizeof(s->country_code));
+	memcpy(s->phone_number, u.phone_number, sizeof(s->phone_number));
+	s->key = user_phone_key(&u);
+
+	struct dup *d = find_dup(r, s->key);
+	if (d && d->first_row) {
+		set_error(s, "duplicate of row %zu (same country_code and phone_number)",
+			  d->first_row);
+		slot_finish(r, s, ROW_DUPLICATE);
+		return 1;
+	}
+	if (d)
+		d->first_row = s->row;
+
+	if (r->o->dry_run) {
+		slot_finish(r, s, ROW_VALID);
+		return 1;
+	}
+	if (r->stopping || r->aborting) {
+		slot_finish(r, s, ROW_PENDING);
+		return 1;
+	}
+	if (r->led) {
+		struct ledger_user lu;
+
+		rc = ledger_find(r->led, s->key, &lu, r->err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1 && lu.id[0]) {
+			memcpy(s->user_id, lu.id, sizeof(s->user_id));
+			switch (lu.verif) {
+			case LEDGER_VERIF_NONE:
+				/* created, then stopped before deciding the
+				 * send: decide it now */
+				s->status = ROW_EXISTS;
+				if (r->cfg->send_verification) {
+					queue_send(r, idx);
+					return 1;
+				}
+				s->verif = VERIF_OFF;
+				break;
+			case LEDGER_VERIF_INTENT:
+			case LEDGER_VERIF_IN_DOUBT:
+				if (r->o->resend_in_doubt && r->cfg->send_verification) {
+					s->status = ROW_EXISTS;
+					queue_send(r, idx);
+					return 1;
+				}
+				s->verif = VERIF_IN_DOUBT;
+				if (lu.verif == LEDGER_VERIF_INTENT &&
+				    ledger_set_verif(r->led, s->key,
+						     LEDGER_VERIF_IN_DOUBT, r->err) < 0)
+					return -1;
+				break;
+			case LEDGER_VERIF_SENT:
+				s->verif = VERIF_SENT;
+				break;
+			case LEDGER_VERIF_FAILED:
+				s->verif = VERIF_FAILED;
+				break;
+			case LEDGER_VERIF_OFF:
+				s->verif = VERIF_OFF;
+				break;
+			}
+			slot_finish(r, s, ROW_EXISTS);
+			return 1;
+		}
+	}
+	s->body = payload_create_user(&u, NULL, &e);
+	if (!s->body) {
+		set_error(s, "%s", e.msg);
+		slot_finish(r, s, ROW_INVALID);
+		return 1;
+	}
+	s->stage = STAGE_CREATE;
+	fifo_push(r->fresh, r->win_cap, &r->fresh_head, &r->fresh_n, idx);
+	return 1;
+}
+
+/* Writes finished rows at the head of the window, in input order. */
+static int flush_window(struct run *r)
+{
+	while (r->head < r->tail) {
+		struct slot *s = &r->win[r->head % r->win_cap];
+		char rowbuf[24], linebuf[24], httpbuf[16], attbuf[16];
+		const char *cells[11];
+
+		if (s->stage != STAGE_DONE)
+			break;
+		snprintf(rowbuf, sizeof(rowbuf), "%zu", s->row);
+		snprintf(linebuf, sizeof(linebuf), "%zu", s->line);
+		snprintf(httpbuf, sizeof(httpbuf), "%ld", s->http_status);
+		snprintf(attbuf, sizeof(attbuf), "%d", s->attempts);
+		cells[0] = rowbuf;
+		cells[1] = linebuf;
+		cells[2] = import_status_name(s->status);
+		cells[3] = s->user_id;
+		cells[4] = import_verif_name(s->verif);
+		cells[5] = s->http_status ? httpbuf : "";
+		cells[6] = s->attempts ? attbuf : "";
+		cells[7] = s->error;
+		cells[8] = s->email;
+		cells[9] = s->country_code;
+		cells[10] = s->phone_number;
+		if (results_row(r->out, cells, NULL, 11, r->err) < 0)
+			return -1;
+		r->st->by_status[s->status]++;
+		r->st->done++;
+		r->head++;
+	}
+	return 0;
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+static void abort_run(struct run *r, enum import_result why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void abort_run(struct run *r, enum import_result why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->aborting)
+		return;
+	r->aborting = true;
+	r->abort_result = why;
+	va_start(ap, fmt);
+	vsnprintf(r->st->abort_reason, sizeof(r->st->abort_reason), fmt, ap);
+	va_end(ap);
+	logf_(r, IMPORT_LOG_INFO, "stopping: %s", r->st->abort_reason);
+}
+
+/* The error text of a final failure. */
+static void describe_failure(struct slot *s, enum outcome o,
+			     const struct http_result *res, const char *why,
+			     bool exhausted, const char *prefix)
+{
+	char msg[ERROR_MAX + 1];
+
+	payload_error_message(res->body, res->body_len, msg, 200);
+	switch (o) {
+	case OUTCOME_TIMEOUT:
+		set_error(s, "%stimeout after %d attempt%s", prefix, s->kind_attempts,
+			  s->kind_attempts == 1 ? "" : "s");
+		break;
+	case OUTCOME_NOT_SENT:
+		set_error(s, "%scannot connect after %d attempt%s: %s", prefix,
+			  s->kind_attempts, s->kind_attempts == 1 ? "" : "s",
+			  res->detail);
+		break;
+	case OUTCOME_LOST:
+		set_error(s, "%sconnection lost after %d attempt%s", prefix,
+			  s->kind_attempts, s->kind_attempts == 1 ? "" : "s");
+		break;
+	case OUTCOME_BAD_RESPONSE:
+		if (res->transport == TRANSPORT_TOO_BIG)
+			set_error(s, "%sresponse body larger than 1 MiB", prefix);
+		else if (res->transport != TRANSPORT_OK)
+			set_error(s, "%stransport error: %s", prefix, res->detail);
+		else if (res->status >= 300 && res->status <= 399)
+			set_error(s, "%sHTTP %ld: redirect not followed", prefix,
+				  res->status);
+		else
+			set_error(s, "%sHTTP %ld: %s", prefix, res->status,
+				  why ? why : msg);
+		break;
+	default:
+		if (exhausted)
+			set_error(s, "%sHTTP %ld after %d attempts%s%s", prefix,
+				  res->status, s->kind_attempts, msg[0] ? ": " : "",
+				  msg);
+		else
+			set_error(s, "%sHTTP %ld%s%s", prefix, res->status,
+				  msg[0] ? ": " : "", msg);
+		break;
+	}
+}
+
+static bool counts_as_failure(enum outcome o)
+{
+	return o != OUTCOME_OK && o != OUTCOME_REJECTED && o != OUTCOME_AUTH;
+}
+
+/* A create succeeded: record the user, then its verification send. */
+static int created(struct run *r, size_t idx)
+{
+	struct slot *s = &r->win[idx];
+	bool send = r->cfg->send_verification;
+
+	s->status = ROW_CREATED;
+	free(s->body);
+	s->body = NULL;
+	if (r->led && ledger_put(r->led, s->key, s->country_code, s->phone_number,
+				 s->user_id, send ? LEDGER_VERIF_NONE : LEDGER_VERIF_OFF,
+				 r->err) < 0)
+		return -1;
+	if (!send) {
+		s->verif = VERIF_OFF;
+	} else if (r->aborting || r->stopping) {
+		set_error(s, "verification: not sent (run stopped)");
+	} else {
+		queue_send(r, idx);
+		return 0;
+	}
+	slot_finish(r, s, ROW_CREATED);
+	return 0;
+}
+
+static int sent(struct run *r, struct slot *s)
+{
+	s->verif = VERIF_SENT;
+	r->st->codes_sent++;
+	if (r->led && ledger_set_verif(r->led, s->key, LEDGER_VERIF_SENT, r->err) < 0)
+		return -1;
+	slot_finish(r, s, s->status);
+	return 0;
+}
+
+/* A send that did not succeed: in doubt (never resent) or failed. */
+static int send_failed(struct run *r, struct slot *s, bool in_doubt)
+{
+	size_t n = strlen(s->error);
+
+	if (in_doubt) {
+		s->verif = VERIF_IN_DOUBT;
+		r->st->codes_in_doubt++;
+		snprintf(s->error + n, sizeof(s->error) - n, " (outcome unknown: not resent)");
+	} else {
+		s->verif = VERIF_FAILED;
+		r->st->codes_failed++;
+	}
+	if (r->led && ledger_set_verif(r->led, s->key,
+				       in_doubt ? LEDGER_VERIF_IN_DOUBT : LEDGER_VERIF_FAILED,
+				       r->err) < 0)
+		return -1;
+	slot_finish(r, s, s->status);
+	return 0;
+}
+
+/*
+ * The run is stopping and this request would be retried: a create is left
+ * pending (a rerun creates it), a send certainly did not go out, so its
+ * intent is withdrawn and a rerun sends it.
+ */
+static int cut_short(struct run *r, size_t idx, enum request_kind kind)
+{
+	struct slot *s = &r->win[idx];
+
+	if (kind == REQUEST_CREATE) {
+		s->error[0] = '\0';
+		slot_finish(r, s, ROW_PENDING);
+		return 0;
+	}
+	set_error(s, "verification: not sent (run stopped)");
+	if (r->led && ledger_set_verif(r->led, s->key, LEDGER_VERIF_NONE, r->err) < 0)
+		return -1;
+	slot_finish(r, s, s->status);
+	return 0;
+}
+
+static int handle_result(struct run *r, const struct http_result *res, int64_t now)
+{
+	size_t idx = (size_t)(uintptr_t)res->cookie;
+	struct slot *s = &r->win[idx];
+	enum request_kind kind = s->stage == STAGE_CREATE ? REQUEST_CREATE : REQUEST_SEND;
+	enum outcome o = outcome_classify(res->transport, res->status);
+	struct retry_decision d;
+	struct err e;
+	const char *why = NULL;
+
+	s->in_flight = 0;
+	s->attempts++;
+	s->kind_attempts++;
+	r->st->requests++;
+	if (res->transport == TRANSPORT_OK)
+		s->http_status = res->status;
+	if (o == OUTCOME_OK && kind == REQUEST_CREATE &&
+	    payload_user_id(res->body, res->body_len, s->user_id, &e) < 0) {
+		o = OUTCOME_BAD_RESPONSE;
+		why = e.msg;
+	}
+	if (o == OUTCOME_RATE_LIMITED)
+		r->st->rate_limited++;
+	if (counts_as_failure(o)) {
+		if (++r->consecutive_failures >= BREAKER_LIMIT)
+			abort_run(r, IMPORT_ABORTED,
+				  "circuit breaker: %d consecutive failed requests",
+				  BREAKER_LIMIT);
+	} else {
+		r->consecutive_failures = 0;
+	}
+	d = retry_decide(&r->policy, kind, o, s->kind_attempts,
+			 res->retry_after_ms, rnd01(r));
+	if (d.pause_all && now + d.delay_ms > r->pause_until_ms) {
+		r->pause_until_ms = now + d.delay_ms;
+		logf_(r, IMPORT_LOG_DEBUG, "HTTP 429: pausing all requests for %ld ms",
+		      d.delay_ms);
+	}
+	logf_(r, IMPORT_LOG_DEBUG, "row %zu: %s attempt %d: %s (HTTP %ld, %ld ms)",
+	      s->row, kind == REQUEST_CREATE ? "create" : "send", s->kind_attempts,
+	      outcome_name(o), res->status, res->elapsed_ms);
+
+	if (d.verdict == RETRY_AGAIN && (r->aborting || r->stopping))
+		return cut_short(r, idx, kind);
+
+	switch (d.verdict) {
+	case RETRY_AGAIN:
+		r->st->retries++;
+		s->ready_at_ms = now + d.delay_ms;
+		heap_push(r, idx);
+		return 0;
+	case RETRY_DONE:
+		return kind == REQUEST_CREATE ? created(r, idx) : sent(r, s);
+	case RETRY_ABORT:
+		describe_failure(s, o, res, why, false, kind == REQUEST_SEND ? "verification: " : "");
+		abort_run(r, IMPORT_ABORTED, "HTTP %ld: the API refused the credentials",
+			  res->status);
+		break;
+	case RETRY_FAIL:
+	case RETRY_IN_DOUBT:
+		describe_failure(s, o, res, why,
+				 d.verdict == RETRY_FAIL && o != OUTCOME_REJECTED,
+				 kind == REQUEST_SEND ? "verification: " : "");
+		break;
+	}
+	if (kind == REQUEST_CREATE) {
+		r->api_failures++;
+		if (r->o->max_failures >= 0 && r->api_failures >= (size_t)r->o->max_failures)
+			abort_run(r, IMPORT_ABORTED, "--max-failures: %zu rows failed at the API",
+				  r->api_failures);
+		slot_finish(r, s, ROW_FAILED);
+		return 0;
+	}
+	return send_failed(r, s, d.verdict == RETRY_IN_DOUBT || !outcome_not_acted(o));
+}
+
+/* ---- starting requests ------------------------------------------------ */
+
+static void refill_tokens(struct run *r, int64_t now)
+{
+	double rate = r->cfg->rate_limit;
+	double burst = rate / 100.0 > 1.0 ? rate / 100.0 : 1.0;
+
+	if (rate <= 0)
+		return;
+	r->tokens += (double)(now - r->tokens_at_ms) * rate / 1000.0;
+	if (r->tokens > burst)
+		r->tokens = burst;
+	r->tokens_at_ms = now;
+}
+
+/* Next job to start: due sends and retries first, then new creates. */
+static int next_job(struct run *r, size_t *idx)
+{
+	if (r->prio_n) {
+		*idx = fifo_pop(r->prio, r->win_cap, &r->prio_head, &r->prio_n);
+		return 1;
+	}
+	if (r->fresh_n) {
+		*idx = fifo_pop(r->fresh, r->win_cap, &r->fresh_head, &r->fresh_n);
+		return 1;
+	}
+	return 0;
+}
+
+static int start_requests(struct run *r, int64_t now)
+{
+	size_t batch[256];
+	int nb = 0, want;
+	struct err e;
+
+	while (r->ndelayed && r->win[r->delayed[0]].ready_at_ms <= now)
+		fifo_push(r->prio, r->win_cap, &r->prio_head, &r->prio_n, heap_pop(r));
+	if (r->stopping || r->aborting || now < r->pause_until_ms)
+		return 0;
+	refill_tokens(r, now);
+	want = http_free_slots(r->http);
+	while (nb < want) {
+		size_t idx;
+
+		if (r->cfg->rate_limit > 0 && r->tokens < 1.0)
+			break;
+		if (!next_job(r, &idx))
+			break;
+		if (r->cfg->rate_limit > 0)
+			r->tokens -= 1.0;
+		batch[nb++] = idx;
+		/* the send intent is durable before the request leaves */
+		if (r->win[idx].stage == STAGE_SEND && r->led &&
+		    ledger_set_verif(r->led, r->win[idx].key, LEDGER_VERIF_INTENT, r->err) < 0)
+			return -1;
+	}
+	if (nb && r->led && ledger_commit(r->led, r->err) < 0)
+		return -1;
+	for (int i = 0; i < nb; i++) {
+		struct slot *s = &r->win[batch[i]];
+		struct http_request req = {0};
+
+		req.cookie = (void *)(uintptr_t)batch[i];
+		if (s->stage == STAGE_CREATE) {
+			req.url = r->create_url;
+			req.body = s->body;
+			req.body_len = strlen(s->body);
+		} else {
+			req.url = s->url;
+			req.fresh_connection = 1;
+		}
+		if (http_start(r->http, &req, &e) < 0)
+			return err_set(r->err, "%s", e.msg);
+		s->in_flight = 1;
+	}
+	return 0;
+}
+
+/* How long the loop may wait for the network before it has work to do. */
+static int wait_ms(struct run *r, int64_t now)
+{
+	int64_t t = 250;
+
+	if (r->ndelayed) {
+		int64_t d = r->win[r->delayed[0]].ready_at_ms - now;
+		if (d < t)
+			t = d;
+	}
+	if (now < r->pause_until_ms && r->pause_until_ms - now < t)
+		t = r->pause_until_ms - now;
+	else if (now >= r->pause_until_ms && (r->prio_n || r->fresh_n) &&
+		 http_free_slots(r->http) > 0) {
+		if (r->cfg->rate_limit > 0 && r->tokens < 1.0) {
+			int64_t d = (int64_t)((1.0 - r->tokens) * 1000.0 / r->cfg->rate_limit) + 1;
+			if (d < t)
+				t = d;
+		} else {
+			t = 0;
+		}
+	}
+	if (!r->eof && r->tail - r->head < r->win_cap &&
+	    r->fresh_n < (size_t)r->cfg->concurrency * 4 && !r->stopping)
+		t = 0;
+	if (r->stopping && r->stop_deadline_ms - now < t)
+		t = r->stop_deadline_ms - now;
+	return t < 0 ? 0 : (int)t;
+}
+
+static void report_progress(struct run *r, int64_t now, bool force)
+{
+	if (!r->o->progress || (!force && now - r->last_progress_ms < 100))
+		return;
+	r->last_progress_ms = now;
+	r->st->in_flight = r->http ? (size_t)http_in_flight(r->http) : 0;
+	r->st->elapsed_s = (double)(now - r->start_ms) / 1000.0;
+	r->o->progress(r->o->ctx, r->st);
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+static int setup(struct run *r, size_t *invalid)
+{
+	const struct import_opts *o = r->o;
+	int n;
+
+	if (reader_open(&r->rd, o->input_path, r->err) < 0)
+		return -1;
+	if (reader_map_columns(r->rd, (const char *const *)r->cfg->columns, r->col,
+			       r->err) < 0)
+		return -1;
+	if (pass1(r, invalid) < 0)
+		return -1;
+	if (o->max_invalid >= 0 && *invalid > (size_t)o->max_invalid)
+		return err_set(r->err,
+			       "'%s': %zu invalid rows, more than --max-invalid %ld: nothing sent",
+			       o->input_path, *invalid, o->max_invalid);
+	if (reader_rewind(r->rd, r->err) < 0)
+		return -1;
+	n = snprintf(r->create_url, sizeof(r->create_url), "%s/v2/users", r->cfg->base_url);
+	if (n < 0 || (size_t)n >= sizeof(r->create_url))
+		return err_set(r->err, "base URL is too long");
+	/* preflight: every output exists before the first request */
+	if (results_open(&r->out, o->results_path, results_header, 11, r->err) < 0)
+		return -1;
+	if (!o->dry_run && o->state_path &&
+	    ledger_open(&r->led, o->state_path, r->cfg->base_url, o->client_id, r->err) < 0)
+		return -1;
+	if (!o->dry_run) {
+		struct http_opts ho = {
+			.username = o->client_id,
+			.password = o->api_key,
+			.app_id = o->app_id,
+			.ca_cert = r->cfg->ca_cert,
+			.connect_timeout_ms = r->cfg->connect_timeout_ms,
+			.request_timeout_ms = r->cfg->request_timeout_ms,
+			.max_in_flight = (int)r->cfg->concurrency,
+		};
+		if (http_new(&r->http, &ho, r->err) < 0)
+			return -1;
+	}
+	r->win_cap = (size_t)r->cfg->concurrency * 64;
+	if (r->win_cap < WINDOW_MIN)
+		r->win_cap = WINDOW_MIN;
+	r->win = calloc(r->win_cap, sizeof(*r->win));
+	r->fresh = calloc(r->win_cap, sizeof(size_t));
+	r->prio = calloc(r->win_cap, sizeof(size_t));
+	r->delayed = calloc(r->win_cap, sizeof(size_t));
+	if (!r->win || !r->fresh || !r->prio || !r->delayed)
+		return err_set(r->err, "out of memory");
+	return 0;
+}
+
+static int loop(struct run *r)
+{
+	for (;;) {
+		int64_t now = clock_ms(r);
+		struct http_result res;
+
+		if (r->o->stop && *r->o->stop && !r->stopping) {
+			r->stopping = true;
+			r->st->signal = (int)*r->o->stop;
+			r->stop_deadline_ms = now + STOP_GRACE_MS;
+			logf_(r, IMPORT_LOG_INFO,
+			      "signal %d: finishing requests in flight (10 s at most)",
+			      r->st->signal);
+		}
+		if (r->stopping && now >= r->stop_deadline_ms)
+			break;
+		if (r->led && ledger_begin(r->led, r->err) < 0)
+			return -1;
+		while (!r->eof && r->tail - r->head < r->win_cap &&
+		       (r->fresh_n < (size_t)r->cfg->concurrency * 4 || !r->http)) {
+			int rc = admit_row(r);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				r->eof = true;
+		}
+		if (r->http && start_requests(r, now) < 0)
+			return -1;
+		if (r->led && ledger_commit(r->led, r->err) < 0)
+			return -1;
+		if (flush_window(r) < 0)
+			return -1;
+		report_progress(r, now, false);
+		if (!r->http || http_in_flight(r->http) == 0) {
+			bool idle = !r->prio_n && !r->fresh_n && !r->ndelayed;
+			if ((r->eof && r->head == r->tail && idle) || r->stopping ||
+			    r->aborting)
+				break;
+			if (!r->http)
+				continue;
+		}
+		if (http_poll(r->http, wait_ms(r, now), r->err) < 0)
+			return -1;
+		now = clock_ms(r);
+		if (r->led && ledger_begin(r->led, r->err) < 0)
+			return -1;
+		while (http_next_result(r->http, &res))
+			if (handle_result(r, &res, now) < 0)
+				return -1;
+		if (r->led && ledger_commit(r->led, r->err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* After the loop: whatever did not finish is pending (or in doubt). */
+static int drain(struct run *r)
+{
+	for (size_t q = r->head; q < r->tail; q++) {
+		struct slot *s = &r->win[q % r->win_cap];
+
+		if (s->stage == STAGE_DONE)
+			continue;
+		if (s->stage == STAGE_SEND) {
+			if (s->in_flight) {
+				s->verif = VERIF_IN_DOUBT;
+				r->st->codes_in_doubt++;
+				set_error(s, "verification: interrupted while in flight (outcome unknown: not resent)");
+				if (r->led && ledger_set_verif(r->led, s->key, LEDGER_VERIF_IN_DOUBT,
+							       r->err) < 0)
+					return -1;
+			} else {
+				set_error(s, "verification: not sent (run stopped)");
+			}
+			slot_finish(r, s, s->status);
+		} else {
+			slot_finish(r, s, ROW_PENDING);
+		}
+	}
+	if (flush_window(r) < 0)
+		return -1;
+	while (!r->eof) {
+		int rc = admit_row(r);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			r->eof = true;
+		for (size_t q = r->head; q < r->tail; q++) {
+			struct slot *s = &r->win[q % r->win_cap];
+			if (s->stage != STAGE_DONE)
+				slot_finish(r, s, ROW_PENDING);
+		}
+		if (flush_window(r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static enum import_result verdict(const struct run *r)
+{
+	const struct import_stats *st = r->st;
+
+	if (st->signal)
+		return IMPORT_INTERRUPTED;
+	if (r->aborting)
+		return r->abort_result;
+	if (st->by_status[ROW_INVALID] || st->by_status[ROW_DUPLICATE] ||
+	    st->by_status[ROW_FAILED] || st->by_status[ROW_PENDING] ||
+	    st->codes_failed || st->codes_in_doubt)
+		return IMPORT_PARTIAL;
+	return IMPORT_COMPLETE;
+}
+
+static void teardown(struct run *r)
+{
+	for (size_t i = 0; r->win && i < r->win_cap; i++)
+		free(r->win[i].body);
+	free(r->win);
+	free(r->fresh);
+	free(r->prio);
+	free(r->delayed);
+	free(r->dups);
+	http_free(r->http);
+	ledger_close(r->led);
+	results_free(r->out);
+	reader_free(r->rd);
+}
+
+enum import_result import_run(const struct import_opts *o,
+			      struct import_stats *st, struct err *err)
+{
+	struct run r;
+	size_t invalid = 0;
+	enum import_result res;
+
+	memset(&r, 0, sizeof(r));
+	memset(st, 0, sizeof(*st));
+	r.o = o;
+	r.cfg = o->cfg;
+	r.st = st;
+	r.err = err;
+	r.rules.default_country_code = o->cfg->default_country_code;
+	r.policy.max_attempts = (int)o->cfg->max_attempts;
+	r.policy.base_delay_ms = o->cfg->base_delay_ms;
+	r.policy.max_delay_ms = o->cfg->max_delay_ms;
+	r.policy.max_retry_after_ms = MAX_RETRY_AFTER_MS;
+	r.policy.resend_in_doubt = o->resend_in_doubt;
+	r.rng = o->seed ? o->seed
+			: ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+	r.start_ms = clock_ms(&r);
+	r.tokens_at_ms = r.start_ms;
+	r.tokens = 1.0;
+
+	if (setup(&r, &invalid) < 0) {
+		teardown(&r);
+		return IMPORT_INPUT_ERROR;
+	}
+	if (loop(&r) < 0 || drain(&r) < 0 || results_commit(r.out, err) < 0) {
+		/* an output failure mid-run: what was durable stays durable */
+		teardown(&r);
+		st->elapsed_s = (double)(clock_ms(&r) - r.start_ms) / 1000.0;
+		return IMPORT_INPUT_ERROR;
+	}
+	st->elapsed_s = (double)(clock_ms(&r) - r.start_ms) / 1000.0;
+	report_progress(&r, clock_ms(&r), true);
+	res = verdict(&r);
+	teardown(&r);
+	return res;
+}

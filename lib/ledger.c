@@ -1,0 +1,374 @@
+/*
+ * ledger.c - the state ledger on SQLite: prepared statements only, WAL with
+ * synchronous=FULL, grouped commits, an flock so one process owns it.
+ * The only file that includes <sqlite3.h>. Never stores credentials: the
+ * client id is kept as a one-way fingerprint.
+ */
+#include "ledger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+#define LEDGER_FORMAT "dots-import-ledger-1"
+
+struct ledger {
+	sqlite3 *db;
+	int lock_fd;
+	char *path;
+	bool group;  /* ledger_begin called: writes join one transaction */
+	bool in_txn; /* a transaction is open */
+	sqlite3_stmt *find, *put, *set_verif, *each;
+};
+
+static const char *const schema =
+	"CREATE TABLE IF NOT EXISTS meta("
+	" k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS users("
+	" key INTEGER PRIMARY KEY,"
+	" country_code TEXT NOT NULL,"
+	" phone_number TEXT NOT NULL,"
+	" id TEXT NOT NULL,"
+	" verif INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL);";
+
+static int db_error(struct ledger *l, struct err *err, const char *what)
+{
+	return err_set(err, "ledger '%s': %s: %s", l->path, what,
+		       sqlite3_errmsg(l->db));
+}
+
+static int exec(struct ledger *l, const char *sql, struct err *err)
+{
+	if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(l, err, "cannot update");
+	return 0;
+}
+
+/* One-way fingerprint of the client id (FNV-1a 64): binds the ledger to a
+ * client without writing the id to disk. */
+static void fingerprint(const char *client_id, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *salt = "dots-import-client:";
+
+	for (const char *p = salt; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	for (const char *p = client_id ? client_id : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static int meta_get(struct ledger *l, const char *k, char *out, size_t cap,
+		    struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT v FROM meta WHERE k = ?1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_error(l, err, "not a dots-import ledger or corrupt");
+	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = db_error(l, err, "not a dots-import ledger or corrupt");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int meta_set(struct ledger *l, const char *k, const char *v,
+		    struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO meta(k, v) VALUES(?1, ?2)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(l, err, "cannot update");
+	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(l, err, "cannot update");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Checks (or, on a new file, writes) the format and the binding. */
+static int bind_ledger(struct ledger *l, const char *base_url,
+		       const char *client_id, struct err *err)
+{
+	char fmt[64], url[1024], fp[17], want_fp[17];
+	int rc;
+
+	fingerprint(client_id, want_fp);
+	rc = meta_get(l, "format", fmt, sizeof(fmt), err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		if (exec(l, "BEGIN IMMEDIATE", err) < 0 ||
+		    meta_set(l, "format", LEDGER_FORMAT, err) < 0 ||
+		    meta_set(l, "base_url", base_url, err) < 0 ||
+		    meta_set(l, "client", want_fp, err) < 0 ||
+		    exec(l, "COMMIT", err) < 0)
+			return -1;
+		return 0;
+	}
+	if (strcmp(fmt, LEDGER_FORMAT) != 0)
+		return err_set(err, "ledger '%s': unknown format \"%s\"", l->path, fmt);
+	if (meta_get(l, "base_url", url, sizeof(url), err) != 1 ||
+	    meta_get(l, "client", fp, sizeof(fp), err) != 1)
+		return err_set(err, "ledger '%s': binding is missing (corrupt?)",
+			       l->path);
+	if (strcmp(url, base_url) != 0)
+		return err_set(err,
+			       "ledger '%s' belongs to base URL '%s', not '%s': use another --state file",
+			       l->path, url, base_url);
+	if (strcmp(fp, want_fp) != 0)
+		return err_set(err,
+			       "ledger '%s' was made with another client id: use another --state file",
+			       l->path);
+	return 0;
+}
+
+static int prepare(struct ledger *l, struct err *err)
+{
+	static const struct {
+		size_t off;
+		const char *sql;
+	} stmts[] = {
+		{offsetof(struct ledger, find),
+		 "SELECT id, verif, country_code, phone_number FROM users WHERE key = ?1"},
+		{offsetof(struct ledger, put),
+		 "INSERT INTO users(key, country_code, phone_number, id, verif, created_at, updated_at)"
+		 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+		 " ON CONFLICT(key) DO UPDATE SET id = ?4, verif = ?5, updated_at = ?6"},
+		{offsetof(struct ledger, set_verif),
+		 "UPDATE users SET verif = ?2, updated_at = ?3 WHERE key = ?1"},
+		{offsetof(struct ledger, each),
+		 "SELECT key, id, verif, country_code, phone_number FROM users"
+		 " WHERE ((1 << verif) & ?1) != 0 ORDER BY created_at, rowid"},
+	};
+
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		sqlite3_stmt **st = (sqlite3_stmt **)((char *)l + stmts[i].off);
+
+		if (sqlite3_prepare_v3(l->db, stmts[i].sql, -1,
+				       SQLITE_PREPARE_PERSISTENT, st,
+				       NULL) != SQLITE_OK)
+			return db_error(l, err, "not a dots-import ledger or corrupt");
+	}
+	return 0;
+}
+
+int ledger_open(struct ledger **out, const char *path, const char *base_url,
+		const char *client_id, struct err *err)
+{
+	struct ledger *l = calloc(1, sizeof(*l));
+	struct stat sb;
+
+	if (!l)
+		return err_set(err, "out of memory");
+	l->lock_fd = -1;
+	l->path = strdup(path);
+	if (!l->path)
+		goto oom;
+	/* create it ourselves so it is 0600 from the first byte (SQLite gives
+	 * the -wal and -shm files the same mode) */
+	l->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (l->lock_fd < 0) {
+		err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		err_set(err, errno == EWOULDBLOCK
+				     ? "ledger '%s' is in use by another dots-import process"
+				     : "cannot lock ledger '%s'",
+			path);
+		goto fail;
+	}
+	if (fstat(l->lock_fd, &sb) == 0 && (sb.st_mode & 077))
+		fchmod(l->lock_fd, 0600);
+	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		db_error(l, err, "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(l->db, 1);
+	sqlite3_busy_timeout(l->db, 0);
+	/* the first statements also detect a file that is not a database */
+	if (exec(l, "PRAGMA journal_mode=WAL", err) < 0 ||
+	    exec(l, "PRAGMA synchronous=FULL", err) < 0 ||
+	    exec(l, "PRAGMA foreign_keys=OFF", err) < 0) {
+		err_set(err, "ledger '%s' is not a dots-import ledger or is corrupt: %s",
+			path, sqlite3_errmsg(l->db));
+		goto fail;
+	}
+	if (exec(l, schema, err) < 0 || prepare(l, err) < 0 ||
+	    bind_ledger(l, base_url, client_id, err) < 0)
+		goto fail;
+	*out = l;
+	return 0;
+oom:
+	err_set(err, "out of memory");
+fail:
+	ledger_close(l);
+	return -1;
+}
+
+static int ensure_txn(struct ledger *l, struct err *err)
+{
+	if (l->group && !l->in_txn) {
+		if (exec(l, "BEGIN IMMEDIATE", err) < 0)
+			return -1;
+		l->in_txn = true;
+	}
+	return 0;
+}
+
+static int step_done(struct ledger *l, sqlite3_stmt *st, struct err *err)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return db_error(l, err, "cannot update");
+	return 0;
+}
+
+int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
+		struct err *err)
+{
+	int rc;
+
+	sqlite3_bind_int64(l->find, 1, (sqlite3_int64)key);
+	rc = sqlite3_step(l->find);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(l->find, 0);
+		const unsigned char *cc = sqlite3_column_text(l->find, 2);
+		const unsigned char *pn = sqlite3_column_text(l->find, 3);
+		int v = sqlite3_column_int(l->find, 1);
+
+		snprintf(u->id, sizeof(u->id), "%s", id ? (const char *)id : "");
+		snprintf(u->country_code, sizeof(u->country_code), "%s",
+			 cc ? (const char *)cc : "");
+		snprintf(u->phone_number, sizeof(u->phone_number), "%s",
+			 pn ? (const char *)pn : "");
+		u->verif = v >= LEDGER_VERIF_NONE && v <= LEDGER_VERIF_OFF
+				   ? (enum ledger_verif)v
+				   : LEDGER_VERIF_IN_DOUBT;
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = db_error(l, err, "cannot read");
+	}
+	sqlite3_reset(l->find);
+	return rc;
+}
+
+int ledger_put(struct ledger *l, uint64_t key, const char *country_code,
+	       const char *phone_number, const char *id, enum ledger_verif v,
+	       struct err *err)
+{
+	if (ensure_txn(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->put, 1, (sqlite3_int64)key);
+	sqlite3_bind_text(l->put, 2, country_code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(l->put, 3, phone_number, -1, SQLITE_STATIC);
+	sqlite3_bind_text(l->put, 4, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(l->put, 5, (int)v);
+	sqlite3_bind_int64(l->put, 6, (sqlite3_int64)time(NULL));
+	return step_done(l, l->put, err);
+}
+
+int ledger_set_verif(struct ledger *l, uint64_t key, enum ledger_verif v,
+		     struct err *err)
+{
+	if (ensure_txn(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->set_verif, 1, (sqlite3_int64)key);
+	sqlite3_bind_int(l->set_verif, 2, (int)v);
+	sqlite3_bind_int64(l->set_verif, 3, (sqlite3_int64)time(NULL));
+	return step_done(l, l->set_verif, err);
+}
+
+int ledger_begin(struct ledger *l, struct err *err)
+{
+	(void)err;
+	l->group = true;
+	return 0;
+}
+
+int ledger_commit(struct ledger *l, struct err *err)
+{
+	l->group = false;
+	if (!l->in_txn)
+		return 0;
+	l->in_txn = false;
+	return exec(l, "COMMIT", err);
+}
+
+int ledger_each(struct ledger *l, unsigned mask,
+		int (*fn)(void *ctx, uint64_t key, const struct ledger_user *u),
+		void *ctx, struct err *err)
+{
+	int rc;
+
+	sqlite3_bind_int(l->each, 1, (int)mask);
+	while ((rc = sqlite3_step(l->each)) == SQLITE_ROW) {
+		struct ledger_user u;
+		const unsigned char *id = sqlite3_column_text(l->each, 1);
+		const unsigned char *cc = sqlite3_column_text(l->each, 3);
+		const unsigned char *pn = sqlite3_column_text(l->each, 4);
+
+		snprintf(u.id, sizeof(u.id), "%s", id ? (const char *)id : "");
+		snprintf(u.country_code, sizeof(u.country_code), "%s",
+			 cc ? (const char *)cc : "");
+		snprintf(u.phone_number, sizeof(u.phone_number), "%s",
+			 pn ? (const char *)pn : "");
+		u.verif = (enum ledger_verif)sqlite3_column_int(l->each, 2);
+		if (fn(ctx, (uint64_t)sqlite3_column_int64(l->each, 0), &u)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(l->each);
+	if (rc != SQLITE_DONE)
+		return db_error(l, err, "cannot read");
+	return 0;
+}
+
+void ledger_close(struct ledger *l)
+{
+	if (!l)
+		return;
+	if (l->in_txn)
+		sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_finalize(l->find);
+	sqlite3_finalize(l->put);
+	sqlite3_finalize(l->set_verif);
+	sqlite3_finalize(l->each);
+	if (l->db)
+		sqlite3_close(l->db);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd); /* releases the flock */
+	free(l->path);
+	free(l);
+}

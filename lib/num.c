@@ -1,0 +1,58 @@
+/*
+ * num.c - checked number parsing on top of strtol/strtod.
+ * Never accepts partial input, overflow, NaN or infinity.
+ */
+#include "num.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "banned.h"
+
+static int only_blanks(const char *p)
+{
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	return *p == '\0';
+}
+
+int num_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s)
+		return -1;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || !only_blanks(end) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int num_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s)
+		return -1;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !only_blanks(end) || !isfinite(v) || v < min ||
+	    v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,197 @@
+/*
+ * payload.c - API request and response bodies via jansson.
+ * Never builds JSON by hand and never trusts a response's shape.
+ */
+#include "payload.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "banned.h"
+
+static int set_str(json_t *obj, const char *key, const char *val,
+		   struct err *err)
+{
+	if (json_object_set_new(obj, key, json_string(val)) != 0)
+		return err_set(err, "%s: not valid UTF-8", key);
+	return 0;
+}
+
+char *payload_create_user(const struct user *u, size_t *len, struct err *err)
+{
+	json_t *obj = json_object();
+	char *out = NULL;
+
+	if (!obj) {
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	if (set_str(obj, "email", u->email, err) < 0 ||
+	    set_str(obj, "country_code", u->country_code, err) < 0 ||
+	    set_str(obj, "phone_number", u->phone_number, err) < 0 ||
+	    set_str(obj, "first_name", u->first_name, err) < 0 ||
+	    set_str(obj, "last_name", u->last_name, err) < 0 ||
+	    (u->username[0] && set_str(obj, "username", u->username, err) < 0))
+		goto done;
+	if (u->metadata && u->metadata_len) {
+		json_t *meta = json_loadb(u->metadata, u->metadata_len,
+					  JSON_REJECT_DUPLICATES, NULL);
+
+		if (!meta || !json_is_object(meta)) {
+			json_decref(meta);
+			meta = json_stringn(u->metadata, u->metadata_len);
+		}
+		if (json_object_set_new(obj, "metadata", meta) != 0) {
+			err_set(err, "metadata: not valid UTF-8");
+			goto done;
+		}
+	}
+	out = json_dumps(obj, JSON_COMPACT);
+	if (!out)
+		err_set(err, "out of memory");
+	else if (len)
+		*len = strlen(out);
+done:
+	json_decref(obj);
+	return out;
+}
+
+char *payload_verify(const char *token, size_t *len, struct err *err)
+{
+	json_t *obj = json_pack("{s:s}", "token", token);
+	char *out;
+
+	if (!obj) {
+		err_set(err, "token: not valid UTF-8");
+		return NULL;
+	}
+	out = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!out)
+		err_set(err, "out of memory");
+	else if (len)
+		*len = strlen(out);
+	return out;
+}
+
+static bool id_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int payload_user_id(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
+		    struct err *err)
+{
+	json_t *root, *jid;
+	const char *s;
+	size_t n;
+	int rc = -1;
+
+	root = json_loadb(body, len, 0, NULL);
+	if (!root)
+		return err_set(err, "response is not JSON");
+	if (!json_is_object(root)) {
+		err_set(err, "response is not a JSON object");
+		goto done;
+	}
+	jid = json_object_get(root, "id");
+	if (!jid) {
+		err_set(err, "response has no \"id\"");
+		goto done;
+	}
+	if (!json_is_string(jid)) {
+		err_set(err, "response \"id\" is not a string");
+		goto done;
+	}
+	s = json_string_value(jid);
+	n = json_string_length(jid);
+	if (n == 0 || n > PAYLOAD_ID_MAX) {
+		err_set(err, "response \"id\" has %zu characters", n);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!id_char_ok(s[i])) {
+			err_set(err, "response \"id\" has an unexpected character");
+			goto done;
+		}
+	memcpy(id, s, n);
+	id[n] = '\0';
+	rc = 0;
+done:
+	json_decref(root);
+	return rc;
+}
+
+/* Copies s into out as one clean line: control bytes → space, blanks folded. */
+static void clean_line(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	bool space = true; /* drops leading blanks */
+	bool cut = false;
+
+	if (!cap)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || c == ' ') {
+			if (space)
+				continue;
+			c = ' ';
+			space = true;
+		} else {
+			space = false;
+		}
+		if (o + 1 >= cap) {
+			cut = true;
+			break;
+		}
+		out[o++] = (char)c;
+	}
+	while (o && out[o - 1] == ' ')
+		o--;
+	if (cut && cap > 4) {
+		o = o > cap - 4 ? cap - 4 : o;
+		/* do not leave half a UTF-8 sequence before "..." */
+		while (o && ((unsigned char)out[o] & 0xC0) == 0x80)
+			o--;
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+void payload_error_message(const char *body, size_t len, char *out, size_t cap)
+{
+	json_t *root = len ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *msg = NULL;
+	size_t mlen = 0;
+
+	if (root && json_is_object(root)) {
+		json_t *m = json_object_get(root, "message");
+		json_t *e = json_object_get(root, "error");
+
+		if (json_is_string(m) && json_string_length(m)) {
+			msg = json_string_value(m);
+			mlen = json_string_length(m);
+		} else if (json_is_string(e) && json_string_length(e)) {
+			msg = json_string_value(e);
+			mlen = json_string_length(e);
+		} else if (json_is_object(e)) {
+			json_t *em = json_object_get(e, "message");
+
+			if (json_is_string(em)) {
+				msg = json_string_value(em);
+				mlen = json_string_length(em);
+			}
+		}
+	}
+	if (!msg) {
+		msg = body;
+		mlen = len;
+	}
+	clean_line(msg ? msg : "", msg ? mlen : 0, out, cap);
+	json_decref(root);
+}

@@ -1,0 +1,435 @@
+/*
+ * reader.c - the input CSV, one record at a time, on libcsv.
+ * The only file that parses CSV. Memory is bounded by READER_MAX_RECORD
+ * whatever the file holds; a malformed record becomes a row problem, never
+ * a crash or a stop.
+ */
+#include "reader.h"
+
+#include <csv.h>
+#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+#define READ_CHUNK 65536
+
+struct reader {
+	int fd;
+	char *path;
+	struct csv_parser parser;
+	bool parser_live;
+
+	unsigned char buf[READ_CHUNK]; /* bytes read, not yet fed */
+	size_t buf_pos, buf_len;
+	bool eof;          /* read() returned 0 */
+	bool at_start;     /* nothing read yet: a BOM may follow */
+	bool finished;     /* csv_fini done */
+
+	size_t line;       /* physical line of the next byte to feed */
+	bool prev_cr;      /* last byte fed was CR (CRLF counts once) */
+	bool skip_line;    /* drop bytes up to the next line end */
+
+	/* The record being assembled: cells stored back to back, NUL after each. */
+	char *rec;
+	size_t rec_len, rec_cap;
+	size_t nf;
+	size_t off[READER_MAX_FIELDS];
+	size_t lens[READER_MAX_FIELDS];
+	const char *ptrs[READER_MAX_FIELDS];
+	bool in_record;    /* a record has started and not ended */
+	bool record_done;  /* cb2 fired: a full record is waiting */
+	size_t rec_line;
+	bool too_many_fields;
+	bool too_long;
+
+	size_t header_n;
+	char **header;
+	size_t row_no;
+	char problem[160];
+};
+
+/* libcsv's buffer may not grow past one record's limit: bounded memory. */
+static void *bounded_realloc(void *p, size_t size)
+{
+	if (size > READER_MAX_RECORD + 4096)
+		return NULL;
+	return realloc(p, size);
+}
+
+static int parser_start(struct reader *r, struct err *err)
+{
+	if (r->parser_live) {
+		csv_free(&r->parser);
+		r->parser_live = false;
+	}
+	if (csv_init(&r->parser, CSV_APPEND_NULL) != 0)
+		return err_set(err, "out of memory");
+	csv_set_realloc_func(&r->parser, bounded_realloc);
+	r->parser_live = true;
+	return 0;
+}
+
+static void record_reset(struct reader *r)
+{
+	r->rec_len = 0;
+	r->nf = 0;
+	r->in_record = false;
+	r->record_done = false;
+	r->too_many_fields = false;
+	r->too_long = false;
+}
+
+static void on_field(void *s, size_t len, void *data)
+{
+	struct reader *r = data;
+	size_t need;
+
+	if (r->nf >= READER_MAX_FIELDS) {
+		r->too_many_fields = true;
+		return;
+	}
+	if (r->too_long || len > READER_MAX_RECORD - r->rec_len) {
+		r->too_long = true;
+		len = 0;
+	}
+	need = r->rec_len + len + 1;
+	if (need > r->rec_cap) {
+		size_t cap = r->rec_cap ? r->rec_cap : 1024;
+		char *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(r->rec, cap);
+		if (!p) {
+			r->too_long = true;
+			return;
+		}
+		r->rec = p;
+		r->rec_cap = cap;
+	}
+	if (len)
+		memcpy(r->rec + r->rec_len, s, len);
+	r->rec[r->rec_len + len] = '\0';
+	r->off[r->nf] = r->rec_len;
+	r->lens[r->nf] = len;
+	r->nf++;
+	r->rec_len += len + 1;
+}
+
+static void on_record(int c, void *data)
+{
+	struct reader *r = data;
+
+	(void)c;
+	r->record_done = true;
+	r->in_record = false;
+}
+
+static bool is_blank_chunk(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			return false;
+	return true;
+}
+
+/* Reads more bytes into buf. Returns 0, or -1 on an I/O error. */
+static int fill(struct reader *r, struct err *err)
+{
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->buf, sizeof(r->buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_set(err, "cannot read '%s': %s", r->path,
+			       strerror(errno));
+	r->buf_pos = 0;
+	r->buf_len = (size_t)n;
+	if (n == 0)
+		r->eof = true;
+	if (r->at_start && r->buf_len >= 3 && r->buf[0] == 0xEF &&
+	    r->buf[1] == 0xBB && r->buf[2] == 0xBF)
+		r->buf_pos = 3;
+	r->at_start = false;
+	return 0;
+}
+
+/* Line accounting for one fed chunk (ends at a line end or a buffer end). */
+static void count_lines(struct reader *r, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			if (!r->prev_cr)
+				r->line++;
+			r->prev_cr = false;
+		} else if (p[i] == '\r') {
+			r->line++;
+			r->prev_cr = true;
+		} else {
+			r->prev_cr = false;
+		}
+	}
+}
+
+/*
+ * Feeds bytes to libcsv one line (or buffer remainder) at a time until a
+ * record completes or the file ends. Returns 1 when a record is waiting,
+ * 0 at end of file, -1 on I/O error.
+ */
+static int pump(struct reader *r, struct err *err)
+{
+	while (!r->record_done) {
+		const unsigned char *p, *nl;
+		size_t n;
+
+		if (r->buf_pos == r->buf_len) {
+			if (r->eof) {
+				if (!r->finished) {
+					r->finished = true;
+					csv_fini(&r->parser, on_field, on_record, r);
+					continue;
+				}
+				return 0;
+			}
+			if (fill(r, err) < 0)
+				return -1;
+			continue;
+		}
+		p = r->buf + r->buf_pos;
+		n = r->buf_len - r->buf_pos;
+		for (nl = p; nl < p + n && *nl != '\n' && *nl != '\r'; nl++)
+			;
+		if (nl < p + n)
+			n = (size_t)(nl - p) + 1;
+		r->buf_pos += n;
+
+		if (r->skip_line) {
+			/* after an oversized record: drop the rest of its line */
+			count_lines(r, p, n);
+			if (p[n - 1] == '\n' || p[n - 1] == '\r')
+				r->skip_line = false;
+			continue;
+		}
+		if (!r->in_record && !is_blank_chunk(p, n)) {
+			r->in_record = true;
+			r->rec_line = r->line;
+		}
+		if (csv_parse(&r->parser, p, n, on_field, on_record, r) != n) {
+			/* Only a field over the size limit gets here (bounded
+			 * realloc refused): the record is invalid, resync at
+			 * the next line. */
+			r->too_long = true;
+			r->record_done = true;
+			r->in_record = false;
+			if (parser_start(r, err) < 0)
+				return -1;
+			r->skip_line = !(p[n - 1] == '\n' || p[n - 1] == '\r');
+		}
+		count_lines(r, p, n);
+	}
+	return 1;
+}
+
+static int read_header(struct reader *r, struct err *err)
+{
+	int rc = pump(r, err);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(err, "'%s' is empty: a header row is required",
+			       r->path);
+	if (r->too_long || r->too_many_fields)
+		return err_set(err, "'%s': header row is too long", r->path);
+	if (!r->header) {
+		r->header = calloc(r->nf ? r->nf : 1, sizeof(*r->header));
+		if (!r->header)
+			return err_set(err, "out of memory");
+		for (size_t i = 0; i < r->nf; i++) {
+			r->header[i] = strdup(r->rec + r->off[i]);
+			if (!r->header[i])
+				return err_set(err, "out of memory");
+		}
+		r->header_n = r->nf;
+	}
+	record_reset(r);
+	return 0;
+}
+
+int reader_rewind(struct reader *r, struct err *err)
+{
+	if (lseek(r->fd, 0, SEEK_SET) < 0)
+		return err_set(err, "cannot seek '%s': %s", r->path,
+			       strerror(errno));
+	r->buf_pos = r->buf_len = 0;
+	r->eof = r->finished = r->prev_cr = r->skip_line = false;
+	r->at_start = true;
+	r->line = 1;
+	r->row_no = 0;
+	record_reset(r);
+	if (parser_start(r, err) < 0)
+		return -1;
+	return read_header(r, err);
+}
+
+int reader_open(struct reader **out, const char *path, struct err *err)
+{
+	struct reader *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return err_set(err, "out of memory");
+	r->fd = -1;
+	r->path = strdup(path);
+	if (!r->path) {
+		reader_free(r);
+		return err_set(err, "out of memory");
+	}
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		err_set(err, "cannot open '%s': %s", path, strerror(errno));
+		reader_free(r);
+		return -1;
+	}
+	if (reader_rewind(r, err) < 0) {
+		reader_free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+size_t reader_header_count(const struct reader *r)
+{
+	return r->header_n;
+}
+
+const char *reader_header(const struct reader *r, size_t i)
+{
+	return i < r->header_n ? r->header[i] : NULL;
+}
+
+/* Header comparison: ASCII case-insensitive, blanks around ignored. */
+static bool header_matches(const char *cell, const char *name)
+{
+	size_t n;
+
+	while (*cell == ' ' || *cell == '\t')
+		cell++;
+	n = strlen(cell);
+	while (n && (cell[n - 1] == ' ' || cell[n - 1] == '\t'))
+		n--;
+	return strlen(name) == n && strncasecmp(cell, name, n) == 0;
+}
+
+int reader_map_columns(const struct reader *r,
+		       const char *const names[USER_FIELD_COUNT],
+		       int col[USER_FIELD_COUNT], struct err *err)
+{
+	bool split;
+
+	for (int f = 0; f < USER_FIELD_COUNT; f++) {
+		const char *name = names && names[f] ? names[f]
+						       : user_field_names[f];
+
+		col[f] = -1;
+		for (size_t i = 0; i < r->header_n; i++) {
+			if (!header_matches(r->header[i], name))
+				continue;
+			if (col[f] >= 0)
+				return err_set(err,
+					       "'%s': column \"%s\" appears twice in the header",
+					       r->path, name);
+			col[f] = (int)i;
+		}
+	}
+	split = col[USER_COUNTRY_CODE] >= 0 || col[USER_PHONE_NUMBER] >= 0;
+	static const enum user_field required[] = {USER_EMAIL, USER_FIRST_NAME,
+						   USER_LAST_NAME};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		enum user_field f = required[i];
+		if (col[f] < 0)
+			return err_set(err, "'%s': missing required column \"%s\"",
+				       r->path,
+				       names && names[f] ? names[f]
+							 : user_field_names[f]);
+	}
+	if (!split && col[USER_PHONE] < 0)
+		return err_set(err,
+			       "'%s': missing required column \"%s\" (or a single \"%s\" column)",
+			       r->path,
+			       names && names[USER_PHONE_NUMBER]
+				       ? names[USER_PHONE_NUMBER]
+				       : "phone_number",
+			       names && names[USER_PHONE] ? names[USER_PHONE] : "phone");
+	if (split && col[USER_COUNTRY_CODE] < 0)
+		return err_set(err, "'%s': missing required column \"%s\"", r->path,
+			       names && names[USER_COUNTRY_CODE]
+				       ? names[USER_COUNTRY_CODE]
+				       : "country_code");
+	if (split && col[USER_PHONE_NUMBER] < 0)
+		return err_set(err, "'%s': missing required column \"%s\"", r->path,
+			       names && names[USER_PHONE_NUMBER]
+				       ? names[USER_PHONE_NUMBER]
+				       : "phone_number");
+	return 0;
+}
+
+int reader_next(struct reader *r, struct reader_row *row, struct err *err)
+{
+	int rc;
+
+	record_reset(r);
+	rc = pump(r, err);
+	if (rc <= 0)
+		return rc;
+	for (size_t i = 0; i < r->nf; i++)
+		r->ptrs[i] = r->rec + r->off[i];
+	r->row_no++;
+	row->row = r->row_no;
+	row->line = r->rec_line;
+	row->nfields = r->nf;
+	row->field = r->ptrs;
+	row->len = r->lens;
+	row->problem = NULL;
+	if (r->too_long) {
+		snprintf(r->problem, sizeof(r->problem),
+			 "record longer than %d bytes", READER_MAX_RECORD);
+		row->problem = r->problem;
+		row->nfields = 0;
+	} else if (r->too_many_fields || r->nf > r->header_n) {
+		snprintf(r->problem, sizeof(r->problem),
+			 "%s%zu fields, the header has %zu",
+			 r->too_many_fields ? "over " : "", r->nf, r->header_n);
+		row->problem = r->problem;
+	} else if (r->nf < r->header_n) {
+		snprintf(r->problem, sizeof(r->problem),
+			 "%zu field%s, the header has %zu", r->nf,
+			 r->nf == 1 ? "" : "s", r->header_n);
+		row->problem = r->problem;
+	}
+	return 1;
+}
+
+void reader_free(struct reader *r)
+{
+	if (!r)
+		return;
+	if (r->parser_live)
+		csv_free(&r->parser);
+	if (r->fd >= 0)
+		close(r->fd);
+	for (size_t i = 0; i < r->header_n; i++)
+		free(r->header[i]);
+	free(r->header);
+	free(r->rec);
+	free(r->path);
+	free(r);
+}

@@ -1,0 +1,71 @@
+/*
+ * reader.h - streaming reader of the input CSV (RFC 4180 via libcsv).
+ *
+ * Reads a file of any size in bounded memory: one record at a time, with
+ * its 1-based data row number and the physical line it starts on. Handles
+ * a UTF-8 BOM, CRLF, LF and lone CR line ends, quoted fields with commas,
+ * quotes and newlines, and skips blank lines. Maps header names to user
+ * fields (CONTRACT section 3: case and surrounding spaces are ignored).
+ */
+#ifndef DOTS_READER_H
+#define DOTS_READER_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "user.h"
+
+#define READER_MAX_FIELDS 256          /* fields per record kept; more = row error */
+#define READER_MAX_RECORD (1024 * 1024) /* bytes per record; more = row error */
+
+struct reader;
+
+/* One record, borrowed from the reader until the next reader_next call. */
+struct reader_row {
+	size_t row;            /* 1-based data row (the header is row 0) */
+	size_t line;           /* physical line (1-based) where the record starts */
+	size_t nfields;        /* fields in the record */
+	const char *const *field; /* NUL-terminated cells (may hold inner NULs) */
+	const size_t *len;     /* cell lengths */
+	/* A problem that makes this row invalid whatever its cells say
+	 * ("record longer than 1048576 bytes", "2 fields, header has 7"),
+	 * or NULL. */
+	const char *problem;
+};
+
+/*
+ * Opens path and reads its header record. Fails (returning -1 with err set,
+ * nothing allocated) when the file cannot be opened or read, is empty, or
+ * its header is not a CSV record. "-" is not accepted: the file is read twice.
+ */
+int reader_open(struct reader **out, const char *path, struct err *err);
+
+/* Header cells, borrowed while the reader lives. */
+size_t reader_header_count(const struct reader *r);
+const char *reader_header(const struct reader *r, size_t i);
+
+/*
+ * Finds the column of every user field. names[f] is the header name for field
+ * f (NULL = user_field_names[f]). Comparison ignores ASCII case and
+ * surrounding blanks. col[f] is set to the column index or -1. Fails when a
+ * required column is missing (email, first_name, last_name, and either
+ * country_code + phone_number or phone), naming it, or when a mapped name
+ * appears twice in the header.
+ */
+int reader_map_columns(const struct reader *r, const char *const names[USER_FIELD_COUNT],
+		       int col[USER_FIELD_COUNT], struct err *err);
+
+/*
+ * Reads the next data record. Returns 1 with *row filled, 0 at end of file,
+ * or -1 with err set on an I/O error (file-level: the run must stop).
+ * Malformed records are returned with row->problem set, never as -1.
+ */
+int reader_next(struct reader *r, struct reader_row *row, struct err *err);
+
+/* Restarts at the first data row (for the second pass). */
+int reader_rewind(struct reader *r, struct err *err);
+
+/* Closes the file and frees everything. NULL is a no-op. */
+void reader_free(struct reader *r);
+
+#endif

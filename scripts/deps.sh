@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages dots-import needs to build and test, when any
+# is missing. As root it runs apt-get; otherwise it says what to run.
+set -eu
+PKGS="build-essential pkg-config libcurl4-openssl-dev libcsv-dev libjansson-dev
+libyaml-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev curl python3 sqlite3"
+[ -n "${DOTS_EXTRA_PKGS:-}" ] && PKGS="$PKGS $DOTS_EXTRA_PKGS"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: install them with: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends $missing >&2
