@@ -44,10 +44,12 @@ void config_init(struct config *c);
 /*
  * Reads the YAML file at path and overlays the keys it sets on c.
  * Unknown keys, wrong types, out-of-range values, duplicate keys and YAML
- * syntax errors fail with err naming file, line and key, e.g.
- * "config.yaml:4: import.concurrency: expected an integer from 1 to 256".
- * On failure c keeps valid (possibly partly overlaid) values and must still
- * be released.
+ * syntax errors fail with err naming file, line (of the key) and key, e.g.
+ * "config.yaml:4: import.concurrency: expected an integer from 1 to 256,
+ * got \"abc\"". Files over 1 MiB, YAML aliases, more than one document and
+ * an api.api_key key are refused; values of api.client_id and api.api_key
+ * never appear in a message. An empty or comments-only file sets nothing.
+ * On failure c is left unchanged (and must still be released).
  */
 int config_load(struct config *c, const char *path, struct err *err);
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "banned.h"
+
 void err_init(struct err *e)
 {
 	if (e)

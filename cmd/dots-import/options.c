@@ -117,7 +117,7 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+c:o:qvhV", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:o:qvhV", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': c->config = optarg; break;
 		case 'o':

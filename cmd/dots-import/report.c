@@ -59,7 +59,7 @@ void report_summary(struct report *r, const struct import_stats *st,
 		return;
 	fprintf(stderr, "dots-import: %zu rows:", st->rows);
 	for (int s = 0; s < ROW_STATUS_COUNT; s++)
-		if (st->by_status[s] || s == ROW_CREATED || (dry_run && s == ROW_VALID))
+		if (st->by_status[s] || (s == (dry_run ? ROW_VALID : ROW_CREATED)))
 			fprintf(stderr, " %zu %s", st->by_status[s],
 				import_status_name((enum row_status)s));
 	fputc('\n', stderr);

@@ -24,12 +24,13 @@
 
 #include "banned.h"
 
-#define SERVER_ID_MAX 64	   /* longer path ids cannot exist: 404 */
-#define SERVER_URL_MAX 512	   /* longer paths: 404 without parsing */
-#define SERVER_INLINE_BODY 2048	   /* bodies up to this need no malloc */
-#define SERVER_OVERSIZE (5u << 20) /* --fault-oversize body, 5 MiB */
-#define SERVER_CONN_TIMEOUT_S 120  /* idle keep-alive connections */
-#define SERVER_STATUS_MAX 600	   /* statuses counted: 0..599 */
+#define SERVER_ID_MAX 64	     /* longer path ids cannot exist: 404 */
+#define SERVER_URL_MAX 512	     /* longer paths: 404 without parsing */
+#define SERVER_DRAIN_MAX (16u << 20) /* bytes read past the body cap */
+#define SERVER_INLINE_BODY 2048	     /* bodies up to this need no malloc */
+#define SERVER_OVERSIZE (5u << 20)   /* --fault-oversize body, 5 MiB */
+#define SERVER_CONN_TIMEOUT_S 120    /* idle keep-alive connections */
+#define SERVER_STATUS_MAX 600	     /* statuses counted: 0..599 */
 #define SERVER_CTYPE_JSON "application/json"
 #define SERVER_CTYPE_TEXT "text/plain; charset=utf-8"
 #define SERVER_CTYPE_HTML "text/html; charset=utf-8"
@@ -92,6 +93,7 @@ struct server_req {
 	char *body;	    /* inline or heap, body_len bytes + NUL */
 	size_t body_len;
 	size_t body_cap;
+	uint64_t upload_total; /* body bytes received, kept or not */
 	char inline_body[SERVER_INLINE_BODY];
 };
 
@@ -784,6 +786,7 @@ server_req_new(struct server *s, struct MHD_Connection *conn, const char *url)
 	r->retry_after_s = -1;
 	r->body = r->inline_body;
 	r->body_len = 0;
+	r->upload_total = 0;
 	r->body_cap = sizeof(r->inline_body);
 	r->inline_body[0] = '\0';
 	return r;
@@ -836,11 +839,14 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (*upload_data_size) {
 		server_take_body(r, upload_data, *upload_data_size);
+		r->upload_total += *upload_data_size;
 		*upload_data_size = 0;
-		if (r->overflow)
-			return server_too_large(r);
-		return MHD_YES;
+		/* A chunked body too large: drain it to answer 413, within
+		 * reason; an endless one gets the connection closed. */
+		return r->upload_total > SERVER_DRAIN_MAX ? MHD_NO : MHD_YES;
 	}
+	if (r->overflow)
+		return server_too_large(r);
 	if (r->parked) /* resumed: due, or the server is stopping */
 		return r->action == SERVER_RESPOND ? server_finish(r) : MHD_NO;
 	if (strnlen(url, SERVER_URL_MAX + 1) > SERVER_URL_MAX) {
