@@ -22,6 +22,7 @@
 #include "http.h"
 #include "ledger.h"
 #include "outcome.h"
+#include "pace.h"
 #include "payload.h"
 #include "reader.h"
 #include "results.h"
@@ -32,7 +33,6 @@
 
 #define WINDOW_MIN 1024           /* rows held at once (bounded memory) */
 #define ERROR_MAX 300             /* chars of a results "error" cell */
-#define BREAKER_LIMIT 50          /* consecutive failed requests → abort */
 #define STOP_GRACE_MS 10000       /* in-flight requests may finish in this */
 #define MAX_RETRY_AFTER_MS 300000 /* a Retry-After longer than this is cut */
 #define URL_MAX 512
@@ -99,11 +99,8 @@ struct run {
 	char create_url[URL_MAX];
 	uint64_t rng;
 	int64_t start_ms;
-	int64_t pause_until_ms;
-	double tokens;
-	int64_t tokens_at_ms;
+	struct pace pace;  /* rate limit, 429 pause, circuit breaker */
 	int64_t last_progress_ms;
-	int consecutive_failures;
 	size_t api_failures;
 	bool stopping, aborting;
 	int64_t stop_deadline_ms;
@@ -565,50 +562,19 @@ static void describe_failure(struct slot *s, enum outcome o,
 			     const struct http_result *res, const char *why,
 			     bool exhausted, const char *prefix)
 {
-	char msg[ERROR_MAX + 1];
+	struct outcome_info in = {
+		.outcome = o,
+		.transport = res->transport,
+		.status = res->status,
+		.body = res->body,
+		.body_len = res->body_len,
+		.detail = res->detail,
+		.why = why,
+		.attempts = s->kind_attempts,
+		.exhausted = exhausted,
+	};
 
-	payload_error_message(res->body, res->body_len, msg, 200);
-	switch (o) {
-	case OUTCOME_TIMEOUT:
-		set_error(s, "%stimeout after %d attempt%s", prefix, s->kind_attempts,
-			  s->kind_attempts == 1 ? "" : "s");
-		break;
-	case OUTCOME_NOT_SENT:
-		set_error(s, "%scannot connect after %d attempt%s: %s", prefix,
-			  s->kind_attempts, s->kind_attempts == 1 ? "" : "s",
-			  res->detail);
-		break;
-	case OUTCOME_LOST:
-		set_error(s, "%sconnection lost after %d attempt%s", prefix,
-			  s->kind_attempts, s->kind_attempts == 1 ? "" : "s");
-		break;
-	case OUTCOME_BAD_RESPONSE:
-		if (res->transport == TRANSPORT_TOO_BIG)
-			set_error(s, "%sresponse body larger than 1 MiB", prefix);
-		else if (res->transport != TRANSPORT_OK)
-			set_error(s, "%stransport error: %s", prefix, res->detail);
-		else if (res->status >= 300 && res->status <= 399)
-			set_error(s, "%sHTTP %ld: redirect not followed", prefix,
-				  res->status);
-		else
-			set_error(s, "%sHTTP %ld: %s", prefix, res->status,
-				  why ? why : msg);
-		break;
-	default:
-		if (exhausted)
-			set_error(s, "%sHTTP %ld after %d attempts%s%s", prefix,
-				  res->status, s->kind_attempts, msg[0] ? ": " : "",
-				  msg);
-		else
-			set_error(s, "%sHTTP %ld%s%s", prefix, res->status,
-				  msg[0] ? ": " : "", msg);
-		break;
-	}
-}
-
-static bool counts_as_failure(enum outcome o)
-{
-	return o != OUTCOME_OK && o != OUTCOME_REJECTED && o != OUTCOME_AUTH;
+	outcome_describe(&in, prefix, s->error, sizeof(s->error));
 }
 
 /* A create succeeded: record the user, then its verification send. */
@@ -711,18 +677,13 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 	}
 	if (o == OUTCOME_RATE_LIMITED)
 		r->st->rate_limited++;
-	if (counts_as_failure(o)) {
-		if (++r->consecutive_failures >= BREAKER_LIMIT)
-			abort_run(r, IMPORT_ABORTED,
-				  "circuit breaker: %d consecutive failed requests",
-				  BREAKER_LIMIT);
-	} else {
-		r->consecutive_failures = 0;
-	}
+	if (pace_count(&r->pace, o))
+		abort_run(r, IMPORT_ABORTED, "circuit breaker: %d consecutive failed requests",
+			  PACE_BREAKER_LIMIT);
 	d = retry_decide(&r->policy, kind, o, s->kind_attempts,
 			 res->retry_after_ms, rnd01(r));
-	if (d.pause_all && now + d.delay_ms > r->pause_until_ms) {
-		r->pause_until_ms = now + d.delay_ms;
+	if (d.pause_all) {
+		pace_pause(&r->pace, now + d.delay_ms);
 		logf_(r, IMPORT_LOG_DEBUG, "HTTP 429: pausing all requests for %ld ms",
 		      d.delay_ms);
 	}
@@ -766,19 +727,6 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 
 /* ---- starting requests ------------------------------------------------ */
 
-static void refill_tokens(struct run *r, int64_t now)
-{
-	double rate = r->cfg->rate_limit;
-	double burst = rate / 100.0 > 1.0 ? rate / 100.0 : 1.0;
-
-	if (rate <= 0)
-		return;
-	r->tokens += (double)(now - r->tokens_at_ms) * rate / 1000.0;
-	if (r->tokens > burst)
-		r->tokens = burst;
-	r->tokens_at_ms = now;
-}
-
 /* Next job to start: due sends and retries first, then new creates. */
 static int next_job(struct run *r, size_t *idx)
 {
@@ -801,19 +749,13 @@ static int start_requests(struct run *r, int64_t now)
 
 	while (r->ndelayed && r->win[r->delayed[0]].ready_at_ms <= now)
 		fifo_push(r->prio, r->win_cap, &r->prio_head, &r->prio_n, heap_pop(r));
-	if (r->stopping || r->aborting || now < r->pause_until_ms)
+	if (r->stopping || r->aborting)
 		return 0;
-	refill_tokens(r, now);
 	want = http_free_slots(r->http);
-	while (nb < want) {
-		size_t idx;
+	while (nb < want && (r->prio_n || r->fresh_n) && pace_take(&r->pace, now)) {
+		size_t idx = 0;
 
-		if (r->cfg->rate_limit > 0 && r->tokens < 1.0)
-			break;
-		if (!next_job(r, &idx))
-			break;
-		if (r->cfg->rate_limit > 0)
-			r->tokens -= 1.0;
+		next_job(r, &idx);
 		batch[nb++] = idx;
 		/* the send intent is durable before the request leaves */
 		if (r->win[idx].stage == STAGE_SEND && r->led &&
@@ -852,17 +794,10 @@ static int wait_ms(struct run *r, int64_t now)
 		if (d < t)
 			t = d;
 	}
-	if (now < r->pause_until_ms && r->pause_until_ms - now < t)
-		t = r->pause_until_ms - now;
-	else if (now >= r->pause_until_ms && (r->prio_n || r->fresh_n) &&
-		 http_free_slots(r->http) > 0) {
-		if (r->cfg->rate_limit > 0 && r->tokens < 1.0) {
-			int64_t d = (int64_t)((1.0 - r->tokens) * 1000.0 / r->cfg->rate_limit) + 1;
-			if (d < t)
-				t = d;
-		} else {
-			t = 0;
-		}
+	if ((r->prio_n || r->fresh_n) && http_free_slots(r->http) > 0) {
+		int64_t d = pace_wait_ms(&r->pace, now);
+		if (d < t)
+			t = d;
 	}
 	if (!r->eof && r->tail - r->head < r->win_cap &&
 	    r->fresh_n < (size_t)r->cfg->concurrency * 4 && !r->stopping)
@@ -1087,8 +1022,7 @@ enum import_result import_run(const struct import_opts *o,
 	r.rng = o->seed ? o->seed
 			: ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
 	r.start_ms = clock_ms(&r);
-	r.tokens_at_ms = r.start_ms;
-	r.tokens = 1.0;
+	pace_init(&r.pace, o->cfg->rate_limit, r.start_ms);
 
 	if (setup(&r, &invalid) < 0) {
 		teardown(&r);

@@ -37,6 +37,14 @@ int num_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* strtod also reads hexadecimal ("0x10"): not a decimal number. */
+static int is_hex(const char *p)
+{
+	if (*p == '+' || *p == '-')
+		p++;
+	return p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+}
+
 int num_parse_double(const char *s, double min, double max, double *out)
 {
 	char *end;
@@ -46,7 +54,7 @@ int num_parse_double(const char *s, double min, double max, double *out)
 		return -1;
 	while (isspace((unsigned char)*s))
 		s++;
-	if (!*s)
+	if (!*s || is_hex(s))
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);

@@ -4,6 +4,10 @@
  */
 #include "outcome.h"
 
+#include <stdio.h>
+
+#include "payload.h"
+
 #include "banned.h"
 
 static const struct {
@@ -75,4 +79,53 @@ bool outcome_not_acted(enum outcome o)
 bool outcome_in_doubt(enum outcome o)
 {
 	return o < OUTCOME_COUNT && outcome_table[o].in_doubt;
+}
+
+static const char *plural(int n)
+{
+	return n == 1 ? "" : "s";
+}
+
+void outcome_describe(const struct outcome_info *in, const char *prefix,
+		      char *out, size_t cap)
+{
+	char msg[201];
+	const char *sep;
+	int n = in->attempts;
+
+	payload_error_message(in->body, in->body_len, msg, sizeof(msg));
+	sep = msg[0] ? ": " : "";
+	switch (in->outcome) {
+	case OUTCOME_TIMEOUT:
+		snprintf(out, cap, "%stimeout after %d attempt%s", prefix, n, plural(n));
+		break;
+	case OUTCOME_NOT_SENT:
+		snprintf(out, cap, "%scannot connect after %d attempt%s: %s", prefix, n,
+			 plural(n), in->detail ? in->detail : "");
+		break;
+	case OUTCOME_LOST:
+		snprintf(out, cap, "%sconnection lost after %d attempt%s", prefix, n,
+			 plural(n));
+		break;
+	case OUTCOME_BAD_RESPONSE:
+		if (in->transport == TRANSPORT_TOO_BIG)
+			snprintf(out, cap, "%sresponse body larger than 1 MiB", prefix);
+		else if (in->transport != TRANSPORT_OK)
+			snprintf(out, cap, "%stransport error: %s", prefix,
+				 in->detail ? in->detail : "");
+		else if (in->status >= 300 && in->status <= 399)
+			snprintf(out, cap, "%sHTTP %ld: redirect not followed", prefix,
+				 in->status);
+		else
+			snprintf(out, cap, "%sHTTP %ld: %s", prefix, in->status,
+				 in->why ? in->why : msg);
+		break;
+	default:
+		if (in->exhausted)
+			snprintf(out, cap, "%sHTTP %ld after %d attempt%s%s%s", prefix,
+				 in->status, n, plural(n), sep, msg);
+		else
+			snprintf(out, cap, "%sHTTP %ld%s%s", prefix, in->status, sep, msg);
+		break;
+	}
 }

@@ -48,4 +48,26 @@ bool outcome_not_acted(enum outcome o);
 /* True when the API may have acted although we saw a failure. */
 bool outcome_in_doubt(enum outcome o);
 
+/* What the caller knows about a failed exchange, for outcome_describe. */
+struct outcome_info {
+	enum outcome outcome;
+	enum transport transport;
+	long status;           /* HTTP status or 0 */
+	const char *body;      /* response body (any bytes) */
+	size_t body_len;
+	const char *detail;    /* transport error text */
+	const char *why;       /* our own reason for a bad 2xx, or NULL */
+	int attempts;          /* attempts made of this request */
+	bool exhausted;        /* attempts ran out (vs. a final answer) */
+};
+
+/*
+ * The one-line "error" cell for a failed request: "HTTP 422: <API message>",
+ * "timeout after 5 attempts", "HTTP 503 after 5 attempts: ...",
+ * "cannot connect after 5 attempts: ...", "response body larger than 1 MiB".
+ * prefix (e.g. "verification: ") goes first. Always NUL-terminated in cap.
+ */
+void outcome_describe(const struct outcome_info *in, const char *prefix,
+		      char *out, size_t cap);
+
 #endif

@@ -55,10 +55,6 @@ struct retry_decision retry_decide(const struct retry_policy *p,
 	}
 	if (o == OUTCOME_RATE_LIMITED)
 		d.pause_all = 1;
-	if (attempt >= p->max_attempts) {
-		d.verdict = RETRY_FAIL;
-		return d;
-	}
 	d.verdict = RETRY_AGAIN;
 	d.delay_ms = retry_backoff_ms(p, attempt, rnd);
 	if (retry_after_ms >= 0) {
@@ -69,5 +65,11 @@ struct retry_decision retry_decide(const struct retry_policy *p,
 	}
 	if (d.pause_all && d.delay_ms < p->base_delay_ms)
 		d.delay_ms = p->base_delay_ms;
+	if (attempt >= p->max_attempts) {
+		/* this row is done, but a 429 still holds everyone else back */
+		d.verdict = RETRY_FAIL;
+		if (!d.pause_all)
+			d.delay_ms = 0;
+	}
 	return d;
 }

@@ -4,7 +4,9 @@
  * line and waits for SIGINT/SIGTERM (sigwait: no handler, no globals).
  * The only file that prints to the user or exits; never prints credentials.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -161,6 +163,14 @@ static int sandbox_text_ok(const char *s, size_t max)
 	return 1;
 }
 
+static int sandbox_is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
 /* Fills cfg from argv. Returns 0, 1 for --help/--version, or -1 (err). */
 static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 			 struct err *err)
@@ -289,6 +299,9 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 	}
 	if (optind < argc)
 		return err_set(err, "unexpected argument '%s'", argv[optind]);
+	if (!sandbox_is_ip(cfg->bind_addr))
+		return err_set(err, "--bind: '%s' is not an IP address",
+			       cfg->bind_addr);
 	if (!cfg->client_id != !cfg->api_key)
 		return err_set(err, "--client-id and --api-key go together");
 	if ((cfg->client_id && !*cfg->client_id) ||
