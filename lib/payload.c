@@ -89,7 +89,7 @@ int payload_user_id(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
 	size_t n;
 	int rc = -1;
 
-	root = json_loadb(body, len, 0, NULL);
+	root = json_loadb(body, len, JSON_DECODE_ANY, NULL);
 	if (!root)
 		return err_set(err, "response is not JSON");
 	if (!json_is_object(root)) {
@@ -145,6 +145,8 @@ static void clean_line(const char *s, size_t n, char *out, size_t cap)
 			space = false;
 		}
 		if (o + 1 >= cap) {
+			if (c == ' ')
+				continue; /* trailing blanks are dropped anyway */
 			cut = true;
 			break;
 		}
@@ -182,7 +184,7 @@ void payload_error_message(const char *body, size_t len, char *out, size_t cap)
 		} else if (json_is_object(e)) {
 			json_t *em = json_object_get(e, "message");
 
-			if (json_is_string(em)) {
+			if (json_is_string(em) && json_string_length(em)) {
 				msg = json_string_value(em);
 				mlen = json_string_length(em);
 			}

@@ -329,6 +329,14 @@ static bool header_matches(const char *cell, const char *name)
 	return strlen(name) == n && strncasecmp(cell, name, n) == 0;
 }
 
+int reader_find_column(const struct reader *r, const char *name)
+{
+	for (size_t i = 0; i < r->header_n; i++)
+		if (header_matches(r->header[i], name))
+			return (int)i;
+	return -1;
+}
+
 int reader_map_columns(const struct reader *r,
 		       const char *const names[USER_FIELD_COUNT],
 		       int col[USER_FIELD_COUNT], struct err *err)

@@ -55,6 +55,9 @@ const char *reader_header(const struct reader *r, size_t i);
 int reader_map_columns(const struct reader *r, const char *const names[USER_FIELD_COUNT],
 		       int col[USER_FIELD_COUNT], struct err *err);
 
+/* Column index of a header name (ASCII case and blanks ignored), or -1. */
+int reader_find_column(const struct reader *r, const char *name);
+
 /*
  * Reads the next data record. Returns 1 with *row filled, 0 at end of file,
  * or -1 with err set on an I/O error (file-level: the run must stop).

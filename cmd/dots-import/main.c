@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codes.h"
 #include "import.h"
 #include "options.h"
 #include "report.h"
@@ -57,7 +58,7 @@ static enum exit_code exit_for(enum import_result r, int sig)
 	return EXIT_USAGE;
 }
 
-static int run_import(struct options *o, struct report *rep)
+static int run_command(struct options *o, struct report *rep)
 {
 	struct import_opts io = {
 		.cfg = &o->cfg,
@@ -81,12 +82,26 @@ static int run_import(struct options *o, struct report *rep)
 	enum import_result r;
 
 	err_init(&err);
-	r = import_run(&io, &st, &err);
+	switch (o->command) {
+	case CMD_IMPORT:
+		r = import_run(&io, &st, &err);
+		break;
+	case CMD_SEND_VERIFICATION:
+		r = codes_send_run(&io, &st, &err);
+		break;
+	case CMD_VERIFY:
+	default:
+		r = codes_verify_run(&io, &st, &err);
+		break;
+	}
 	if (r == IMPORT_INPUT_ERROR) {
 		fprintf(stderr, "dots-import: error: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
-	report_summary(rep, &st, o->output, o->dry_run);
+	if (o->command == CMD_IMPORT)
+		report_summary(rep, &st, o->output, o->dry_run);
+	else
+		report_codes_summary(rep, &st, o->output, o->command == CMD_VERIFY);
 	return exit_for(r, st.signal);
 }
 
@@ -113,15 +128,7 @@ int main(int argc, char **argv)
 	}
 	install_signals();
 	report_init(&rep, o.verbosity);
-	switch (o.command) {
-	case CMD_IMPORT:
-		code = run_import(&o, &rep);
-		break;
-	default:
-		fprintf(stderr, "dots-import: error: this command is not available yet\n");
-		code = EXIT_USAGE;
-		break;
-	}
+	code = run_command(&o, &rep);
 	options_release(&o);
 	return code;
 }

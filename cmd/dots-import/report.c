@@ -73,3 +73,23 @@ void report_summary(struct report *r, const struct import_stats *st,
 		fprintf(stderr, "dots-import: stopped early: %s\n", st->abort_reason);
 	fprintf(stderr, "dots-import: results: %s\n", results_path);
 }
+
+void report_codes_summary(struct report *r, const struct import_stats *st,
+			  const char *results_path, bool verify)
+{
+	clear_line(r);
+	if (r->verbosity < 0)
+		return;
+	if (verify)
+		fprintf(stderr, "dots-import: %zu tokens: %zu verified, %zu failed, %zu invalid, %zu pending\n",
+			st->rows, st->by_status[ROW_CREATED], st->by_status[ROW_FAILED],
+			st->by_status[ROW_INVALID], st->by_status[ROW_PENDING]);
+	else
+		fprintf(stderr, "dots-import: %zu users without a code: %zu sent, %zu failed, %zu in doubt\n",
+			st->rows, st->codes_sent, st->codes_failed, st->codes_in_doubt);
+	fprintf(stderr, "dots-import: %zu requests, %zu retries, %zu x 429; %.1f s\n", st->requests,
+		st->retries, st->rate_limited, st->elapsed_s);
+	if (st->abort_reason[0])
+		fprintf(stderr, "dots-import: stopped early: %s\n", st->abort_reason);
+	fprintf(stderr, "dots-import: results: %s\n", results_path);
+}

@@ -26,4 +26,8 @@ void report_progress(void *ctx, const struct import_stats *st);
 void report_summary(struct report *r, const struct import_stats *st,
 		    const char *results_path, bool dry_run);
 
+/* The summary of send-verification (verify = false) or verify. */
+void report_codes_summary(struct report *r, const struct import_stats *st,
+			  const char *results_path, bool verify);
+
 #endif

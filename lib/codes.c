@@ -1,0 +1,455 @@
+/*
+ * codes.c - send-verification and verify: feed batches of requests through
+ * batch_run and write one results line per user or token.
+ * A send's intent is committed to the ledger before it leaves, exactly as
+ * in an import; nothing here ever resends an in-doubt code unless asked.
+ */
+#include "codes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "ledger.h"
+#include "payload.h"
+#include "reader.h"
+#include "results.h"
+
+#include "banned.h"
+
+#define BATCH_SIZE 512
+
+static const char *const send_header[] = {"user_id", "country_code", "phone_number",
+					  "verification", "http_status", "attempts",
+					  "error"};
+static const char *const verify_header[] = {"row", "line", "user_id", "status",
+					    "http_status", "attempts", "error"};
+
+/* Shared set-up: engine and batch runner from the options. */
+static int start_batch(const struct import_opts *o, struct batch *b, struct err *err)
+{
+	struct http_opts ho = {
+		.username = o->client_id,
+		.password = o->api_key,
+		.app_id = o->app_id,
+		.ca_cert = o->cfg->ca_cert,
+		.connect_timeout_ms = o->cfg->connect_timeout_ms,
+		.request_timeout_ms = o->cfg->request_timeout_ms,
+		.max_in_flight = (int)o->cfg->concurrency,
+	};
+	struct timespec ts;
+
+	memset(b, 0, sizeof(*b));
+	if (http_new(&b->http, &ho, err) < 0)
+		return -1;
+	b->policy.max_attempts = (int)o->cfg->max_attempts;
+	b->policy.base_delay_ms = o->cfg->base_delay_ms;
+	b->policy.max_delay_ms = o->cfg->max_delay_ms;
+	b->policy.max_retry_after_ms = 300000;
+	b->policy.resend_in_doubt = o->resend_in_doubt;
+	b->stop = o->stop;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pace_init(&b->pace, o->cfg->rate_limit, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	b->rng = o->seed ? o->seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x5DEECE66DULL;
+	return 0;
+}
+
+static void copy_figures(const struct batch *b, struct import_stats *st)
+{
+	st->requests = b->requests;
+	st->retries = b->retries;
+	st->rate_limited = b->rate_limited;
+	st->signal = b->signal;
+	if (b->aborted)
+		snprintf(st->abort_reason, sizeof(st->abort_reason), "%s", b->abort_reason);
+}
+
+static enum import_result ending(const struct batch *b, bool all_ok)
+{
+	if (b->signal)
+		return IMPORT_INTERRUPTED;
+	if (b->aborted)
+		return IMPORT_ABORTED;
+	return all_ok ? IMPORT_COMPLETE : IMPORT_PARTIAL;
+}
+
+/* ---- send-verification ---------------------------------------------------- */
+
+struct send_ctx {
+	struct ledger *led;
+	uint64_t *keys;
+	size_t n, cap;
+	uint64_t *batch_keys; /* key of each job in the current batch */
+	struct batch_job *jobs;
+};
+
+static int collect(void *ctx, uint64_t key, const struct ledger_user *u)
+{
+	struct send_ctx *c = ctx;
+
+	(void)u;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 1024;
+		uint64_t *p = realloc(c->keys, cap * sizeof(*p));
+		if (!p)
+			return 1;
+		c->keys = p;
+		c->cap = cap;
+	}
+	c->keys[c->n++] = key;
+	return 0;
+}
+
+static int send_intent(void *ctx, struct batch_job *j, struct err *err)
+{
+	struct send_ctx *c = ctx;
+
+	return ledger_set_verif(c->led, c->batch_keys[j - c->jobs], LEDGER_VERIF_INTENT, err);
+}
+
+static int send_commit(void *ctx, struct err *err)
+{
+	struct send_ctx *c = ctx;
+
+	if (ledger_commit(c->led, err) < 0)
+		return -1;
+	return ledger_begin(c->led, err);
+}
+
+enum import_result codes_send_run(const struct import_opts *o, struct import_stats *st,
+				  struct err *err)
+{
+	struct send_ctx c = {0};
+	struct results *out = NULL;
+	struct batch b = {0};
+	struct stat sb;
+	unsigned mask = (1u << LEDGER_VERIF_NONE) | (1u << LEDGER_VERIF_OFF) |
+			(1u << LEDGER_VERIF_FAILED);
+	enum import_result res = IMPORT_INPUT_ERROR;
+	bool all_ok = true;
+	int64_t t0;
+	struct timespec ts;
+
+	memset(st, 0, sizeof(*st));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (o->resend_in_doubt)
+		mask |= (1u << LEDGER_VERIF_INTENT) | (1u << LEDGER_VERIF_IN_DOUBT);
+	if (stat(o->state_path, &sb) < 0) {
+		err_set(err, "no ledger at '%s': send-verification works on users an import recorded",
+			o->state_path);
+		return IMPORT_INPUT_ERROR;
+	}
+	if (ledger_open(&c.led, o->state_path, o->cfg->base_url, o->client_id, err) < 0)
+		return IMPORT_INPUT_ERROR;
+	if (ledger_each(c.led, mask, collect, &c, err) < 0 ||
+	    results_open(&out, o->results_path, send_header, 7, err) < 0 ||
+	    start_batch(o, &b, err) < 0)
+		goto done;
+	c.jobs = calloc(BATCH_SIZE, sizeof(*c.jobs));
+	c.batch_keys = calloc(BATCH_SIZE, sizeof(*c.batch_keys));
+	struct ledger_user *users = calloc(BATCH_SIZE, sizeof(*users));
+	if (!c.jobs || !c.batch_keys || !users) {
+		free(users);
+		err_set(err, "out of memory");
+		goto done;
+	}
+	b.before_start = send_intent;
+	b.commit = send_commit;
+	b.ctx = &c;
+	for (size_t at = 0; at < c.n; at += BATCH_SIZE) {
+		size_t nb = c.n - at < BATCH_SIZE ? c.n - at : BATCH_SIZE;
+		bool stopped = b.aborted || b.signal;
+
+		for (size_t i = 0; i < nb; i++) {
+			c.batch_keys[i] = c.keys[at + i];
+			if (ledger_find(c.led, c.batch_keys[i], &users[i], err) != 1)
+				goto fail;
+			snprintf(c.jobs[i].url, sizeof(c.jobs[i].url),
+				 "%s/v2/users/%s/send-verification-token", o->cfg->base_url, users[i].id);
+			c.jobs[i].kind = REQUEST_SEND;
+			c.jobs[i].body = NULL;
+		}
+		if (!stopped && (ledger_begin(c.led, err) < 0 || batch_run(&b, c.jobs, nb, err) < 0 ||
+				 ledger_commit(c.led, err) < 0))
+			goto fail;
+		if (ledger_begin(c.led, err) < 0)
+			goto fail;
+		for (size_t i = 0; i < nb; i++) {
+			struct batch_job *j = &c.jobs[i];
+			const char *verif = "";
+			enum ledger_verif lv = users[i].verif;
+			char http[16] = "", att[16] = "";
+			const char *cells[7];
+
+			st->rows++;
+			if (stopped) {
+				j->done = false;
+				j->attempts = 0;
+				j->error[0] = '\0';
+			}
+			if (!stopped && j->done && j->verdict == RETRY_DONE) {
+				verif = "sent";
+				lv = LEDGER_VERIF_SENT;
+				st->codes_sent++;
+			} else if (!stopped && j->done && (j->verdict == RETRY_IN_DOUBT ||
+							    (j->verdict == RETRY_ABORT && j->acted_maybe))) {
+				verif = "in_doubt";
+				lv = LEDGER_VERIF_IN_DOUBT;
+				st->codes_in_doubt++;
+				all_ok = false;
+			} else if (!stopped && j->done) {
+				verif = "failed";
+				lv = LEDGER_VERIF_FAILED;
+				st->codes_failed++;
+				all_ok = false;
+			} else if (!stopped && j->in_flight) {
+				verif = "in_doubt";
+				lv = LEDGER_VERIF_IN_DOUBT;
+				snprintf(j->error, sizeof(j->error), "interrupted while in flight");
+				st->codes_in_doubt++;
+				all_ok = false;
+			} else {
+				/* never left, or certainly not acted on: as before */
+				snprintf(j->error, sizeof(j->error), "not sent (run stopped)");
+				all_ok = false;
+			}
+			if (ledger_set_verif(c.led, c.batch_keys[i], lv, err) < 0)
+				goto fail;
+			if (j->http_status)
+				snprintf(http, sizeof(http), "%ld", j->http_status);
+			if (j->attempts)
+				snprintf(att, sizeof(att), "%d", j->attempts);
+			cells[0] = users[i].id;
+			cells[1] = users[i].country_code;
+			cells[2] = users[i].phone_number;
+			cells[3] = verif;
+			cells[4] = http;
+			cells[5] = att;
+			cells[6] = j->error;
+			if (results_row(out, cells, NULL, 7, err) < 0)
+				goto fail;
+		}
+		if (ledger_commit(c.led, err) < 0)
+			goto fail;
+	}
+	if (results_commit(out, err) < 0)
+		goto fail;
+	copy_figures(&b, st);
+	res = ending(&b, all_ok);
+fail:
+	free(users);
+done:
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	st->elapsed_s = (double)((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0) / 1000.0;
+	http_free(b.http);
+	results_free(out);
+	ledger_close(c.led);
+	free(c.keys);
+	free(c.jobs);
+	free(c.batch_keys);
+	return res;
+}
+
+/* ---- verify --------------------------------------------------------------- */
+
+struct token_row {
+	size_t row, line;
+	char user_id[PAYLOAD_ID_MAX + 1];
+	char *body;
+	char error[BATCH_ERROR_MAX + 1];
+	bool invalid;
+};
+
+static bool token_ok(const char *t, size_t n)
+{
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] <= ' ' || t[i] > '~')
+			return false;
+	return true;
+}
+
+static bool user_id_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > PAYLOAD_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* Reads up to BATCH_SIZE rows into rows/jobs. Returns the count, -1 on error. */
+static long read_tokens(struct reader *rd, int c_user, int c_token, const struct import_opts *o,
+			struct token_row *rows, struct batch_job *jobs, struct err *err)
+{
+	struct reader_row r;
+	long n = 0;
+	int rc;
+
+	while (n < BATCH_SIZE && (rc = reader_next(rd, &r, err)) == 1) {
+		struct token_row *t = &rows[n];
+		const char *uid = (size_t)c_user < r.nfields ? r.field[c_user] : "";
+		size_t ul = (size_t)c_user < r.nfields ? r.len[c_user] : 0;
+		const char *tok = (size_t)c_token < r.nfields ? r.field[c_token] : "";
+		size_t tl = (size_t)c_token < r.nfields ? r.len[c_token] : 0;
+
+		memset(t, 0, sizeof(*t));
+		memset(&jobs[n], 0, sizeof(jobs[n]));
+		t->row = r.row;
+		t->line = r.line;
+		while (ul && (*uid == ' ' || *uid == '\t')) {
+			uid++;
+			ul--;
+		}
+		while (ul && (uid[ul - 1] == ' ' || uid[ul - 1] == '\t'))
+			ul--;
+		while (tl && (*tok == ' ' || *tok == '\t')) {
+			tok++;
+			tl--;
+		}
+		while (tl && (tok[tl - 1] == ' ' || tok[tl - 1] == '\t'))
+			tl--;
+		if (r.problem) {
+			t->invalid = true;
+			snprintf(t->error, sizeof(t->error), "line %zu: %s", r.line, r.problem);
+		} else if (!user_id_ok(uid, ul)) {
+			t->invalid = true;
+			snprintf(t->error, sizeof(t->error), "user_id: not a Dots user id");
+		} else if (!token_ok(tok, tl)) {
+			t->invalid = true;
+			snprintf(t->error, sizeof(t->error), "token: expected 1-64 visible characters");
+		} else {
+			char token[65];
+
+			memcpy(t->user_id, uid, ul);
+			t->user_id[ul] = '\0';
+			memcpy(token, tok, tl);
+			token[tl] = '\0';
+			t->body = payload_verify(token, &jobs[n].body_len, err);
+			if (!t->body)
+				return -1;
+			jobs[n].body = t->body;
+			jobs[n].kind = REQUEST_VERIFY;
+			snprintf(jobs[n].url, sizeof(jobs[n].url), "%s/v2/users/%s/verify",
+				 o->cfg->base_url, t->user_id);
+		}
+		if (t->invalid) {
+			size_t k = ul < PAYLOAD_ID_MAX ? ul : PAYLOAD_ID_MAX;
+			memcpy(t->user_id, uid, strnlen(uid, k));
+			t->user_id[strnlen(uid, k)] = '\0';
+			jobs[n].done = true; /* nothing to send */
+		}
+		n++;
+	}
+	return rc < 0 && n == 0 ? -1 : n;
+}
+
+enum import_result codes_verify_run(const struct import_opts *o, struct import_stats *st,
+				    struct err *err)
+{
+	struct reader *rd = NULL;
+	struct results *out = NULL;
+	struct batch b = {0};
+	struct token_row *rows = NULL;
+	struct batch_job *jobs = NULL, *todo = NULL;
+	enum import_result res = IMPORT_INPUT_ERROR;
+	bool all_ok = true;
+	int c_user, c_token;
+	long n;
+
+	memset(st, 0, sizeof(*st));
+	if (reader_open(&rd, o->input_path, err) < 0)
+		return IMPORT_INPUT_ERROR;
+	c_user = reader_find_column(rd, "user_id");
+	c_token = reader_find_column(rd, "token");
+	if (c_user < 0 || c_token < 0) {
+		err_set(err, "'%s': missing required column \"%s\"", o->input_path,
+			c_user < 0 ? "user_id" : "token");
+		goto done;
+	}
+	rows = calloc(BATCH_SIZE, sizeof(*rows));
+	jobs = calloc(BATCH_SIZE, sizeof(*jobs));
+	todo = calloc(BATCH_SIZE, sizeof(*todo));
+	if (!rows || !jobs || !todo) {
+		err_set(err, "out of memory");
+		goto done;
+	}
+	if (results_open(&out, o->results_path, verify_header, 7, err) < 0 ||
+	    start_batch(o, &b, err) < 0)
+		goto done;
+	while ((n = read_tokens(rd, c_user, c_token, o, rows, jobs, err)) > 0) {
+		size_t nt = 0, k = 0;
+
+		for (long i = 0; i < n; i++)
+			if (!rows[i].invalid)
+				todo[nt++] = jobs[i];
+		if (!b.aborted && !b.signal && batch_run(&b, todo, nt, err) < 0)
+			goto done;
+		for (long i = 0; i < n; i++) {
+			struct token_row *t = &rows[i];
+			struct batch_job *j = t->invalid ? &jobs[i] : &todo[k++];
+			char rowb[24], lineb[24], http[16] = "", att[16] = "";
+			const char *status;
+			const char *cells[7];
+
+			st->rows++;
+			if (t->invalid) {
+				status = "invalid";
+				st->by_status[ROW_INVALID]++;
+				snprintf(j->error, sizeof(j->error), "%s", t->error);
+			} else if (j->done && j->verdict == RETRY_DONE) {
+				status = "verified";
+				st->by_status[ROW_CREATED]++;
+			} else if (j->done) {
+				status = "failed";
+				st->by_status[ROW_FAILED]++;
+			} else {
+				status = "pending";
+				st->by_status[ROW_PENDING]++;
+			}
+			if (strcmp(status, "verified") != 0)
+				all_ok = false;
+			snprintf(rowb, sizeof(rowb), "%zu", t->row);
+			snprintf(lineb, sizeof(lineb), "%zu", t->line);
+			if (j->http_status)
+				snprintf(http, sizeof(http), "%ld", j->http_status);
+			if (j->attempts)
+				snprintf(att, sizeof(att), "%d", j->attempts);
+			cells[0] = rowb;
+			cells[1] = lineb;
+			cells[2] = t->user_id;
+			cells[3] = status;
+			cells[4] = http;
+			cells[5] = att;
+			cells[6] = j->error;
+			if (results_row(out, cells, NULL, 7, err) < 0)
+				goto done;
+			free(t->body);
+			t->body = NULL;
+		}
+	}
+	if (n < 0 || results_commit(out, err) < 0)
+		goto done;
+	copy_figures(&b, st);
+	res = ending(&b, all_ok);
+done:
+	for (size_t i = 0; rows && i < BATCH_SIZE; i++)
+		free(rows[i].body);
+	free(rows);
+	free(jobs);
+	free(todo);
+	http_free(b.http);
+	results_free(out);
+	reader_free(rd);
+	return res;
+}
