@@ -6,11 +6,12 @@
 
 #include "banned.h"
 
-/* Burst of 0.5% of a second's rate (at least one request): at most 1.05x
- * the rate in any 100 ms window. */
+/* Burst of 0.5% of a second's rate, at least two requests: the loop may
+ * wake a little late without losing credit, and a 100 ms window still sees
+ * at most 1.1x the rate (rate/10 + 2 requests at 200/s). */
 static double burst(const struct pace *p)
 {
-	return p->rate / 200.0 > 1.0 ? p->rate / 200.0 : 1.0;
+	return p->rate / 200.0 > 2.0 ? p->rate / 200.0 : 2.0;
 }
 
 static void refill(struct pace *p, int64_t now_ms)

@@ -34,7 +34,6 @@ struct reader {
 
 	size_t line;       /* physical line of the next byte to feed */
 	bool prev_cr;      /* last byte fed was CR (CRLF counts once) */
-	bool skip_line;    /* drop bytes up to the next line end */
 
 	/* The record being assembled: cells stored back to back, NUL after each. */
 	char *rec;
@@ -48,6 +47,7 @@ struct reader {
 	size_t rec_line;
 	bool too_many_fields;
 	bool too_long;
+	bool unterminated; /* the file ended inside a quoted field */
 
 	size_t header_n;
 	char **header;
@@ -84,6 +84,7 @@ static void record_reset(struct reader *r)
 	r->record_done = false;
 	r->too_many_fields = false;
 	r->too_long = false;
+	r->unterminated = false;
 }
 
 static void on_field(void *s, size_t len, void *data)
@@ -140,6 +141,28 @@ static bool is_blank_chunk(const unsigned char *p, size_t n)
 	return true;
 }
 
+/*
+ * libcsv could not grow its field buffer past the record limit. The record
+ * is invalid either way; drop what the field holds so far and let libcsv go
+ * on, so that the record still ends where its quotes say (a quoted field may
+ * span lines). Only the tail that libcsv may still take back (trailing
+ * spaces and a closing quote) is kept; "some spaces" stays "some spaces",
+ * which is all libcsv asks of the count.
+ */
+static int drop_field_bytes(struct csv_parser *p, struct err *err)
+{
+	size_t keep;
+
+	if (p->spaces > 64)
+		p->spaces = 64;
+	keep = p->spaces + 1;
+	if (!p->entry_buf || keep >= p->entry_pos) /* nothing to drop: real OOM */
+		return err_set(err, "out of memory");
+	memmove(p->entry_buf, p->entry_buf + p->entry_pos - keep, keep);
+	p->entry_pos = keep;
+	return 0;
+}
+
 /* Reads more bytes into buf. Returns 0, or -1 on an I/O error. */
 static int fill(struct reader *r, struct err *err)
 {
@@ -194,7 +217,18 @@ static int pump(struct reader *r, struct err *err)
 			if (r->eof) {
 				if (!r->finished) {
 					r->finished = true;
-					csv_fini(&r->parser, on_field, on_record, r);
+					/* strict fini refuses (and leaves the
+					 * parser as it was) exactly when a quoted
+					 * field is still open */
+					csv_set_opts(&r->parser, CSV_APPEND_NULL |
+						     CSV_STRICT | CSV_STRICT_FINI);
+					if (csv_fini(&r->parser, on_field,
+						     on_record, r) != 0) {
+						r->unterminated = true;
+						csv_set_opts(&r->parser, CSV_APPEND_NULL);
+						csv_fini(&r->parser, on_field,
+							 on_record, r);
+					}
 					continue;
 				}
 				return 0;
@@ -211,27 +245,20 @@ static int pump(struct reader *r, struct err *err)
 			n = (size_t)(nl - p) + 1;
 		r->buf_pos += n;
 
-		if (r->skip_line) {
-			/* after an oversized record: drop the rest of its line */
-			count_lines(r, p, n);
-			if (p[n - 1] == '\n' || p[n - 1] == '\r')
-				r->skip_line = false;
-			continue;
-		}
 		if (!r->in_record && !is_blank_chunk(p, n)) {
 			r->in_record = true;
 			r->rec_line = r->line;
 		}
-		if (csv_parse(&r->parser, p, n, on_field, on_record, r) != n) {
-			/* Only a field over the size limit gets here (bounded
-			 * realloc refused): the record is invalid, resync at
-			 * the next line. */
+		for (size_t done = 0;;) {
+			done += csv_parse(&r->parser, p + done, n - done,
+					  on_field, on_record, r);
+			if (done >= n)
+				break;
+			/* Only a field over the size limit gets here
+			 * (bounded realloc refused). */
 			r->too_long = true;
-			r->record_done = true;
-			r->in_record = false;
-			if (parser_start(r, err) < 0)
+			if (drop_field_bytes(&r->parser, err) < 0)
 				return -1;
-			r->skip_line = !(p[n - 1] == '\n' || p[n - 1] == '\r');
 		}
 		count_lines(r, p, n);
 	}
@@ -249,6 +276,9 @@ static int read_header(struct reader *r, struct err *err)
 			       r->path);
 	if (r->too_long || r->too_many_fields)
 		return err_set(err, "'%s': header row is too long", r->path);
+	if (r->unterminated)
+		return err_set(err, "'%s': header row has an unterminated quoted field",
+			       r->path);
 	if (!r->header) {
 		r->header = calloc(r->nf ? r->nf : 1, sizeof(*r->header));
 		if (!r->header)
@@ -270,7 +300,7 @@ int reader_rewind(struct reader *r, struct err *err)
 		return err_set(err, "cannot seek '%s': %s", r->path,
 			       strerror(errno));
 	r->buf_pos = r->buf_len = 0;
-	r->eof = r->finished = r->prev_cr = r->skip_line = false;
+	r->eof = r->finished = r->prev_cr = false;
 	r->at_start = true;
 	r->line = 1;
 	r->row_no = 0;
@@ -412,6 +442,10 @@ int reader_next(struct reader *r, struct reader_row *row, struct err *err)
 			 "record longer than %d bytes", READER_MAX_RECORD);
 		row->problem = r->problem;
 		row->nfields = 0;
+	} else if (r->unterminated) {
+		snprintf(r->problem, sizeof(r->problem),
+			 "unterminated quoted field");
+		row->problem = r->problem;
 	} else if (r->too_many_fields || r->nf > r->header_n) {
 		snprintf(r->problem, sizeof(r->problem),
 			 "%s%zu fields, the header has %zu",

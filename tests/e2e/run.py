@@ -258,6 +258,355 @@ def case_503_secrets_never_printed(d):
         assert_no_secrets(*outs)
 
 
+
+def summary_counts(rows):
+    c = {}
+    for r in rows:
+        c[r["status"]] = c.get(r["status"], 0) + 1
+    return c
+
+
+def assert_one_user_one_sms(sb, expect_users=None):
+    users = sb.users()
+    phones = [(u["country_code"], u["phone_number"]) for u in users]
+    check(len(phones) == len(set(phones)), "one user per phone")
+    check(all(u["sms"] <= 1 for u in users), "no user with two SMS: %r" %
+          [u for u in users if u["sms"] > 1][:3])
+    if expect_users is not None:
+        check(len(users) == expect_users, "%d users, want %d" % (len(users), expect_users))
+    return users
+
+
+# ---- 2xx: retries and hostile responses -------------------------------------
+
+FAST_RETRY = "retry:\n  base_delay_ms: 20\n  max_delay_ms: 400\n"
+
+
+def write_config(d, text):
+    p = os.path.join(d, "config.yaml")
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+def case_201_faults_every_row_created_once(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 2000)
+    cfg = write_config(d, FAST_RETRY)
+    faults = ["--fault-503", "0.08", "--fault-429", "0.05", "--fault-500", "0.03",
+              "--fault-reset", "0.02", "--after-effect", "0.5", "--seed", "42"]
+    t0 = time.time()
+    with Sandbox(faults) as sb:
+        p = run_import(["-c", cfg, "--base-url", sb.url, "--state", os.path.join(d, "s.db"),
+                        "--max-attempts", "8", "--concurrency", "16", inp], timeout=600)
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        c = summary_counts(rows)
+        check(c.get("created") == 2000, "all created: %r %s" % (c, p.stderr[-500:]))
+        assert_results_match_sandbox(rows, sb)
+        users = assert_one_user_one_sms(sb, 2000)
+        st = sb.stats()
+        check(st["requests_during_pause"] == 0, "requests during 429 pause: %d" % st["requests_during_pause"])
+        in_doubt = sum(r["verification"] == "in_doubt" for r in rows)
+        failed_codes = sum(r["verification"] == "failed" for r in rows)
+        want = 0 if in_doubt == 0 and failed_codes == 0 else 1
+        check(p.returncode == want, "exit %d, want %d" % (p.returncode, want))
+        sent = sum(r["verification"] == "sent" for r in rows)
+        check(sum(u["sms"] for u in users) >= sent, "every 'sent' is a real SMS")
+        m = re.search(r"(\d+) requests, (\d+) retries, (\d+) x 429", p.stderr)
+        print("     201: %s; %d in doubt, %d codes failed; %.0f s" % (m.group(0) if m else "?", in_doubt, failed_codes, time.time() - t0))
+
+
+def hostile(d, sandbox_opts, want_error, extra=()):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 3)
+    cfg = write_config(d, FAST_RETRY + "api:\n  request_timeout_ms: 2000\n")
+    with Sandbox(sandbox_opts) as sb:
+        t0 = time.time()
+        p = run_import(["-c", cfg, "--base-url", sb.url, "--no-state", "--max-attempts", "2"] +
+                       list(extra) + [inp], timeout=60)
+        check(time.time() - t0 < 30, "finished in bounded time")
+        check(p.returncode in (1, 3), "exit %d: %s" % (p.returncode, p.stderr))
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        check(len(rows) == 3, "3 rows")
+        check(all(r["status"] == "failed" for r in rows), "failed: %r" % [r["status"] for r in rows])
+        check(all(re.search(want_error, r["error"]) for r in rows), "error %r" % rows[0]["error"])
+        return rows
+
+
+def case_202_oversized_body(d):
+    hostile(d, ["--fault-oversize", "1"], r"response body larger than 1 MiB")
+
+
+def case_203_malformed_json(d):
+    hostile(d, ["--fault-malformed", "1"], r"HTTP 20\d: response is not JSON")
+
+
+def case_204_created_without_id(d):
+    hostile(d, ["--fault-noid", "1"], r"HTTP 201: response has no \"id\"")
+
+
+def case_205_html_error_page(d):
+    hostile(d, ["--fault-html", "1"], r"HTTP 502 after 2 attempts: .*Bad Gateway")
+
+
+def case_206_trickling_server_times_out(d):
+    hostile(d, ["--trickle"], r"timeout after 2 attempts")
+
+
+def case_207_redirect_not_followed(d):
+    hostile(d, ["--redirect", "http://127.0.0.2:9/api/v2/users"], r"HTTP 302: redirect not followed")
+
+
+def case_208_hang_times_out(d):
+    hostile(d, ["--fault-hang", "1", "--hang-ms", "20000"], r"timeout after 2 attempts")
+
+
+def case_209_connection_refused(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 2)
+    cfg = write_config(d, FAST_RETRY)
+    p = run_import(["-c", cfg, "--base-url", "http://127.0.0.1:9/api", "--no-state", "--max-attempts", "2", inp])
+    check(p.returncode == 1, "exit %d: %s" % (p.returncode, p.stderr))
+    rows = read_csv(os.path.join(d, "users.results.csv"))
+    check(all(r["status"] == "failed" and r["error"].startswith("cannot connect after 2 attempts") for r in rows),
+          rows[0]["error"])
+
+
+def case_210_circuit_breaker(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 300)
+    cfg = write_config(d, "retry:\n  base_delay_ms: 1\n  max_delay_ms: 2\n")
+    with Sandbox(["--fault-500", "1"]) as sb:
+        p = run_import(["-c", cfg, "--base-url", sb.url, "--no-state", "--max-attempts", "3", inp])
+        check(p.returncode == 3, "exit %d: %s" % (p.returncode, p.stderr))
+        check("circuit breaker" in p.stderr, p.stderr)
+        st = sb.stats()
+        check(st["requests"] < 80, "stopped soon: %d requests" % st["requests"])
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        check(summary_counts(rows).get("pending", 0) > 250, "rest pending")
+
+
+def case_211_rate_limit_accuracy(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 2000)
+    with Sandbox() as sb:
+        t0 = time.time()
+        p = run_import(["--base-url", sb.url, "--no-state", "--no-verification", "--rate", "200",
+                        "--concurrency", "16", inp], timeout=60)
+        el = time.time() - t0
+        check(p.returncode == 0, "exit %d" % p.returncode)
+        rate = 2000 / el
+        print("     211: 2000 requests in %.2f s = %.1f/s (target 200)" % (el, rate))
+        check(abs(rate - 200) / 200 <= 0.05, "rate %.1f/s not within 5%% of 200" % rate)
+
+
+def case_212_429_pauses_everything(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 300)
+    cfg = write_config(d, FAST_RETRY)
+    with Sandbox(["--fault-429", "0.02", "--seed", "7", "--retry-after-date"]) as sb:
+        p = run_import(["-c", cfg, "--base-url", sb.url, "--no-state", "--no-verification",
+                        "--concurrency", "8", "--max-attempts", "8", inp], timeout=120)
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr))
+        st = sb.stats()
+        check(st["faults"]["429"] > 0, "some 429s")
+        check(st["requests_during_pause"] == 0, "requests during pause: %d" % st["requests_during_pause"])
+
+
+def case_213_sends_never_duplicated_on_reset_after_effect(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 400)
+    cfg = write_config(d, FAST_RETRY)
+    with Sandbox(["--fault-reset", "0.2", "--after-effect", "1", "--seed", "3"]) as sb:
+        p = run_import(["-c", cfg, "--base-url", sb.url, "--no-state", "--concurrency", "8",
+                        "--max-attempts", "10", inp], timeout=120)
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        check(all(r["status"] == "created" for r in rows), "all created")
+        users = assert_one_user_one_sms(sb, 400)
+        in_doubt = sum(r["verification"] == "in_doubt" for r in rows)
+        check(in_doubt > 0, "some sends in doubt")
+        sent = sum(r["verification"] == "sent" for r in rows)
+        check(sum(u["sms"] for u in users) == sent + in_doubt, "SMS = sent + in doubt (all resets after effect)")
+        check(p.returncode == 1, "exit 1 with codes in doubt")
+
+
+# ---- 3xx: ledger, resume, crashes --------------------------------------------
+
+def case_301_nightly_growing_export(d):
+    state = os.path.join(d, "s.db")
+    a, b = os.path.join(d, "night1.csv"), os.path.join(d, "night2.csv")
+    write_users(a, 1000)
+    write_users(b, 1500)
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", a])
+        check(p.returncode == 0, "night 1 exit %d" % p.returncode)
+        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", b])
+        check(p.returncode == 0, "night 2 exit %d: %s" % (p.returncode, p.stderr))
+        rows = read_csv(os.path.join(d, "night2.results.csv"))
+        c = summary_counts(rows)
+        check(c == {"exists": 1000, "created": 500}, "counts %r" % c)
+        st = sb.stats()
+        check(st["create_requests"] == 1500 and st["sms"] == 1500, "creates/SMS %r" % st)
+        assert_results_match_sandbox(rows, sb)
+        before = sb.stats()["requests"]
+        p = run_import(["--base-url", sb.url, "--state", state, b])
+        check(p.returncode == 0, "night 3 exit %d" % p.returncode)
+        check(sb.stats()["requests"] == before, "night 3 sent nothing")
+        check(summary_counts(read_csv(os.path.join(d, "night2.results.csv"))) == {"exists": 1500}, "all exists")
+
+
+def case_302_sigterm_flushes_and_rerun_completes(d):
+    inp = os.path.join(d, "users.csv")
+    state = os.path.join(d, "s.db")
+    write_users(inp, 3000)
+    with Sandbox(["--latency-ms", "20"]) as sb:
+        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
+        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
+                                 "--state", state, "--concurrency", "8", inp],
+                                env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        t0 = time.time()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        check(proc.returncode == 143, "exit %d: %s" % (proc.returncode, err))
+        check(time.time() - t0 < 12, "stopped within 12 s")
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        check(len(rows) == 3000, "results flushed: %d rows" % len(rows))
+        c = summary_counts(rows)
+        check(c.get("pending", 0) > 0 and c.get("created", 0) > 0, "some created, rest pending: %r" % c)
+        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", inp])
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        c2 = summary_counts(rows)
+        check(c2.get("pending", 0) == 0 and c2.get("failed", 0) == 0, "rerun completes: %r" % c2)
+        assert_one_user_one_sms(sb, 3000)
+        check(p.returncode in (0, 1), "rerun exit %d" % p.returncode)
+
+
+def case_303_crash_loop_sigkill(d):
+    inp = os.path.join(d, "users.csv")
+    state = os.path.join(d, "s.db")
+    write_users(inp, 3000)
+    rnd = random.Random(1234)
+    with Sandbox(["--latency-ms", "5", "--jitter-ms", "10"]) as sb:
+        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
+        for i in range(10):
+            proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
+                                     "--state", state, "--concurrency", "16", "-q", inp],
+                                    env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0.05, 0.6))
+            proc.kill()
+            proc.wait()
+        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", inp], timeout=300)
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        c = summary_counts(rows)
+        check(set(c) <= {"created", "exists"} and sum(c.values()) == 3000, "final all created/exists: %r" % c)
+        users = assert_one_user_one_sms(sb, 3000)
+        in_doubt = sum(r["verification"] == "in_doubt" for r in rows)
+        total_sms = sum(u["sms"] for u in users)
+        by_phone = {(u["country_code"], u["phone_number"]): u for u in users}
+        for r in rows:
+            sms = by_phone[(r["country_code"], r["phone_number"])]["sms"]
+            if r["verification"] == "sent":
+                check(sms == 1, "row %s sent but %d SMS" % (r["row"], sms))
+            else:
+                check(r["verification"] == "in_doubt" and sms <= 1, "row %s: %s, %d SMS" % (r["row"], r["verification"], sms))
+        # a kill -9 between a send leaving and its answer leaves it in doubt
+        # although the SMS went out: so SMS >= users - in doubt, not equal
+        check(3000 - in_doubt <= total_sms <= 3000, "SMS %d, users 3000, in doubt %d" % (total_sms, in_doubt))
+        print("     303: %d in doubt after 10 SIGKILLs; %d SMS" % (in_doubt, total_sms))
+
+
+def case_304_second_run_on_same_ledger_refused(d):
+    inp = os.path.join(d, "users.csv")
+    state = os.path.join(d, "s.db")
+    write_users(inp, 400)
+    with Sandbox(["--latency-ms", "20"]) as sb:
+        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
+        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
+                                 "--state", state, "--concurrency", "2", inp],
+                                env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        t0 = time.time()
+        p = run_import(["--base-url", sb.url, "--state", state, "-o", os.path.join(d, "b.csv"), inp])
+        check(p.returncode == 2, "second run exit %d" % p.returncode)
+        check("in use by another dots-import process" in p.stderr, p.stderr)
+        check(time.time() - t0 < 5, "refused at once")
+        proc.terminate()
+        proc.wait()
+
+
+def case_305_corrupt_ledger_untouched(d):
+    inp = os.path.join(d, "users.csv")
+    state = os.path.join(d, "s.db")
+    write_users(inp, 5)
+    junk = b"this is not a database\n" * 100
+    with open(state, "wb") as f:
+        f.write(junk)
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--state", state, inp])
+        check(p.returncode == 2, "exit %d" % p.returncode)
+        check("not a dots-import ledger or is corrupt" in p.stderr, p.stderr)
+        check(sb.stats()["requests"] == 0, "nothing sent")
+    with open(state, "rb") as f:
+        check(f.read() == junk, "file left as it was")
+
+
+def case_306_ledger_of_another_base_url(d):
+    inp = os.path.join(d, "users.csv")
+    state = os.path.join(d, "s.db")
+    write_users(inp, 5)
+    with Sandbox() as sb1, Sandbox() as sb2:
+        p = run_import(["--base-url", sb1.url, "--state", state, inp])
+        check(p.returncode == 0, "first exit %d" % p.returncode)
+        p = run_import(["--base-url", sb2.url, "--state", state, inp])
+        check(p.returncode == 2, "exit %d" % p.returncode)
+        check("belongs to base URL" in p.stderr, p.stderr)
+        check(sb2.stats()["requests"] == 0, "nothing sent")
+        p = run_import(["--base-url", sb1.url, "--state", state, inp], env={"DOTS_CLIENT_ID": "other"})
+        check(p.returncode == 2 and "another client id" in p.stderr, p.stderr)
+
+
+def case_307_unwritable_results_path(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 5)
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--no-state", "-o", "/nonexistent-dir/x.csv", inp])
+        check(p.returncode == 2, "exit %d" % p.returncode)
+        check("cannot create '/nonexistent-dir/x.csv'" in p.stderr, p.stderr)
+        check(sb.stats()["requests"] == 0, "nothing sent")
+
+
+def case_308_send_verification_later(d):
+    inp = os.path.join(d, "users.csv")
+    state = os.path.join(d, "s.db")
+    write_users(inp, 200)
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--state", state, "--no-verification", inp])
+        check(p.returncode == 0, "import exit %d" % p.returncode)
+        check(sb.stats()["sms"] == 0, "no SMS yet")
+        out = os.path.join(d, "sent.csv")
+        p = run_import(["send-verification", "--base-url", sb.url, "--state", state, "-o", out])
+        check(p.returncode == 0, "send exit %d: %s" % (p.returncode, p.stderr))
+        rows = read_csv(out)
+        check(len(rows) == 200 and all(r["verification"] == "sent" for r in rows), "200 sent")
+        p = run_import(["send-verification", "--base-url", sb.url, "--state", state, "-o", out])
+        check(p.returncode == 0 and len(read_csv(out)) == 0, "second send-verification sends nothing")
+        users = assert_one_user_one_sms(sb, 200)
+        check(all(u["sms"] == 1 for u in users), "every user exactly one SMS")
+        # verify: one good code, one bad, one malformed id
+        u = users[0]
+        code = sb.get("/_sandbox/users/" + u["id"])["last_code"]
+        tok = os.path.join(d, "tokens.csv")
+        with open(tok, "w") as f:
+            f.write("user_id,token\n%s,%s\n%s,000000\nnot/an/id,123\n" % (u["id"], code, users[1]["id"]))
+        p = run_import(["verify", "--base-url", sb.url, tok])
+        check(p.returncode == 1, "verify exit %d: %s" % (p.returncode, p.stderr))
+        res = read_csv(os.path.join(d, "tokens.verify.csv"))
+        check([r["status"] for r in res] == ["verified", "failed", "invalid"], "statuses %r" % res)
+        check(res[1]["error"].startswith("HTTP 4"), res[1]["error"])
+        check(sb.get("/_sandbox/users/" + u["id"])["status"] == "verified", "user verified")
+
+
 def data_case(d, case_dir):
     def opt(name, default=None):
         p = os.path.join(case_dir, name)
