@@ -36,7 +36,7 @@ static const char *const schema =
 	"CREATE TABLE IF NOT EXISTS meta("
 	" k TEXT PRIMARY KEY, v TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS users("
-	" key INTEGER PRIMARY KEY,"
+	" key INTEGER NOT NULL UNIQUE," /* not the rowid: rowid = creation order */
 	" country_code TEXT NOT NULL,"
 	" phone_number TEXT NOT NULL,"
 	" id TEXT NOT NULL,"
@@ -147,6 +147,51 @@ static int bind_ledger(struct ledger *l, const char *base_url,
 	return 0;
 }
 
+/*
+ * Before anything is written: an existing file must be an SQLite database
+ * (a 1-byte file would be taken for an empty one and overwritten) holding
+ * nothing but a ledger's tables. Returns 0, or -1 with err set.
+ */
+static int check_existing(struct ledger *l, struct err *err)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	struct stat sb;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (fstat(l->lock_fd, &sb) < 0)
+		return err_set(err, "cannot open ledger '%s': %s", l->path,
+			       strerror(errno));
+	if (sb.st_size == 0)
+		return 0;
+	if (sb.st_size < (off_t)sizeof(head) ||
+	    pread(l->lock_fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    memcmp(head, magic, sizeof(head)) != 0)
+		return err_set(err,
+			       "ledger '%s' is not a dots-import ledger or is corrupt: file is not a database",
+			       l->path);
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT count(*) FROM sqlite_master WHERE name NOT IN"
+			       " ('meta', 'users') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return err_set(err,
+			       "ledger '%s' is not a dots-import ledger or is corrupt: %s",
+			       l->path, sqlite3_errmsg(l->db));
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		err_set(err, "ledger '%s' is not a dots-import ledger or is corrupt: %s",
+			l->path, sqlite3_errmsg(l->db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	rc = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != 0)
+		return err_set(err, "ledger '%s' is not a dots-import ledger", l->path);
+	return 0;
+}
+
 static int prepare(struct ledger *l, struct err *err)
 {
 	static const struct {
@@ -211,6 +256,8 @@ int ledger_open(struct ledger **out, const char *path, const char *base_url,
 	}
 	sqlite3_extended_result_codes(l->db, 1);
 	sqlite3_busy_timeout(l->db, 0);
+	if (check_existing(l, err) < 0)
+		goto fail;
 	/* the first statements also detect a file that is not a database */
 	if (exec(l, "PRAGMA journal_mode=WAL", err) < 0 ||
 	    exec(l, "PRAGMA synchronous=FULL", err) < 0 ||

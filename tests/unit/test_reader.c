@@ -610,6 +610,21 @@ static void test_map_columns_all_null_names_same_as_null(void **state)
 	reader_free(r);
 }
 
+static void test_find_column(void **state)
+{
+	struct fixture *f = *state;
+	static const char in[] = "id, User Id ,EMAIL,x,x\n";
+	struct reader *r = open_bytes(f, in, sizeof(in) - 1);
+
+	assert_int_equal(reader_find_column(r, "id"), 0);
+	assert_int_equal(reader_find_column(r, "user id"), 1);
+	assert_int_equal(reader_find_column(r, "Email"), 2);
+	assert_int_equal(reader_find_column(r, "x"), 3); /* the first one */
+	assert_int_equal(reader_find_column(r, "userid"), -1);
+	assert_int_equal(reader_find_column(r, ""), -1);
+	reader_free(r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -624,6 +639,7 @@ int main(void)
 		T(test_long_file_line_numbers),
 		T(test_map_columns_table),
 		T(test_map_columns_all_null_names_same_as_null),
+		T(test_find_column),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
