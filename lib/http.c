@@ -89,9 +89,11 @@ static int setup_easy(struct http *h, struct transfer *t,
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-	SET(CURLOPT_USERNAME, o->username ? o->username : "");
-	SET(CURLOPT_PASSWORD, o->password ? o->password : "");
+	if (o->username) { /* no credentials at all for e.g. a webhook */
+		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SET(CURLOPT_USERNAME, o->username);
+		SET(CURLOPT_PASSWORD, o->password ? o->password : "");
+	}
 	SET(CURLOPT_HTTPHEADER, h->headers);
 	SET(CURLOPT_USERAGENT, "dots-import/" DOTS_VERSION);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);

@@ -19,7 +19,7 @@
 #define HTTP_MAX_BODY (1024 * 1024) /* response bodies over 1 MiB are refused */
 
 struct http_opts {
-	const char *username;    /* Basic auth user (client id); borrowed */
+	const char *username;    /* Basic auth user (client id), NULL = no auth; borrowed */
 	const char *password;    /* Basic auth password (API key); borrowed */
 	const char *app_id;      /* Api-App-Id header value, or NULL */
 	const char *ca_cert;     /* CA bundle path, or NULL for the system's */

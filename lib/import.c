@@ -148,11 +148,13 @@ static double rnd01(struct run *r)
 	return (double)((r->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-static void logf_(struct run *r, enum import_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void logf_(struct run *r, enum import_log_level lvl, const char *fmt, ...)
+static void emit(struct run *r, enum import_event_kind kind, const struct slot *s,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void emit(struct run *r, enum import_event_kind kind, const struct slot *s,
+		 const char *fmt, ...)
 {
 	char line[768];
+	struct import_event ev = {kind, 0, 0, NULL, line};
 	va_list ap;
 
 	if (!r->o->log)
@@ -160,7 +162,64 @@ static void logf_(struct run *r, enum import_log_level lvl, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	r->o->log(r->o->ctx, lvl, line);
+	if (s) {
+		ev.row = s->row;
+		ev.line = s->line;
+		ev.status = import_status_name(s->status);
+	}
+	r->o->log(r->o->ctx, &ev);
+}
+
+unsigned import_shard_of(const char *country_code, const char *phone_number, unsigned n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *parts[3] = {country_code, ":", phone_number};
+
+	for (int i = 0; i < 3; i++)
+		for (const char *p = parts[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return n ? (unsigned)(h % n) : 0;
+}
+
+static size_t lat_bucket(long ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		return (size_t)ms;
+	ms = 1000 + (ms - 1000) / 100;
+	return ms < IMPORT_LAT_BUCKETS ? (size_t)ms : IMPORT_LAT_BUCKETS - 1;
+}
+
+double import_latency_ms(const struct import_stats *st, double p)
+{
+	uint64_t total = 0, seen = 0, want;
+
+	for (size_t i = 0; i < IMPORT_LAT_BUCKETS; i++)
+		total += st->latency_hist[i];
+	if (!total)
+		return -1;
+	want = (uint64_t)((double)total * p / 100.0 + 0.5);
+	if (want < 1)
+		want = 1;
+	for (size_t i = 0; i < IMPORT_LAT_BUCKETS; i++) {
+		seen += st->latency_hist[i];
+		if (seen >= want)
+			return i < 1000 ? (double)i : 1000.0 + (double)(i - 1000) * 100.0;
+	}
+	return -1;
+}
+
+/* Is this row ours under --shard? Rows without a valid phone go by row number. */
+static bool in_shard(const struct run *r, size_t row, const struct user *u)
+{
+	unsigned n = r->o->shard_n;
+
+	if (!n)
+		return true;
+	if (u)
+		return import_shard_of(u->country_code, u->phone_number, n) == r->o->shard_k;
+	return row % n == r->o->shard_k;
 }
 
 /* Copies a raw cell for the results file: bounded, NULs cut. */
@@ -241,9 +300,15 @@ static int pass1(struct run *r, size_t *invalid)
 	*invalid = 0;
 	while ((rc = reader_next(r->rd, &row, r->err)) == 1) {
 		if (row_validate(r, &row, &u, &e) < 0) {
-			(*invalid)++;
+			if (in_shard(r, row.row, NULL)) {
+				(*invalid)++;
+				r->st->total++;
+			}
 			continue;
 		}
+		if (!in_shard(r, row.row, &u))
+			continue;
+		r->st->total++;
 		if (nkeys == cap) {
 			size_t ncap = cap ? cap * 2 : 4096;
 			uint64_t *p = realloc(keys, ncap * sizeof(*p));
@@ -388,11 +453,15 @@ static int admit_row(struct run *r)
 	struct err e;
 	struct slot *s;
 	size_t idx;
+	bool valid;
 	int rc;
 
 	rc = reader_next(r->rd, &row, r->err);
 	if (rc <= 0)
 		return rc;
+	valid = row_validate(r, &row, &u, &e) == 0;
+	if (!in_shard(r, row.row, valid ? &u : NULL))
+		return 1;
 	r->st->rows++;
 	idx = r->tail % r->win_cap;
 	s = &r->win[idx];
@@ -403,7 +472,7 @@ static int admit_row(struct run *r)
 	s->stage = STAGE_IDLE;
 	r->tail++;
 
-	if (row_validate(r, &row, &u, &e) < 0) {
+	if (!valid) {
 		struct user_input in;
 
 		row_input(r, &row, &in);
@@ -532,6 +601,8 @@ static int flush_window(struct run *r)
 		cells[10] = s->phone_number;
 		if (results_row(r->out, cells, NULL, 11, r->err) < 0)
 			return -1;
+		if (s->error[0])
+			emit(r, IMPORT_EV_ROW, s, "%s", s->error);
 		r->st->by_status[s->status]++;
 		r->st->done++;
 		r->head++;
@@ -554,7 +625,7 @@ static void abort_run(struct run *r, enum import_result why, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(r->st->abort_reason, sizeof(r->st->abort_reason), fmt, ap);
 	va_end(ap);
-	logf_(r, IMPORT_LOG_INFO, "stopping: %s", r->st->abort_reason);
+	emit(r, IMPORT_EV_ABORT, NULL, "stopping: %s", r->st->abort_reason);
 }
 
 /* The error text of a final failure. */
@@ -684,12 +755,13 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 			 res->retry_after_ms, rnd01(r));
 	if (d.pause_all) {
 		pace_pause(&r->pace, now + d.delay_ms);
-		logf_(r, IMPORT_LOG_DEBUG, "HTTP 429: pausing all requests for %ld ms",
+		emit(r, IMPORT_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms",
 		      d.delay_ms);
 	}
-	logf_(r, IMPORT_LOG_DEBUG, "row %zu: %s attempt %d: %s (HTTP %ld, %ld ms)",
-	      s->row, kind == REQUEST_CREATE ? "create" : "send", s->kind_attempts,
-	      outcome_name(o), res->status, res->elapsed_ms);
+	r->st->latency_hist[lat_bucket(res->elapsed_ms)]++;
+	emit(r, IMPORT_EV_REQUEST, s, "row %zu: %s attempt %d: %s (HTTP %ld, %ld ms)", s->row,
+	     kind == REQUEST_CREATE ? "create" : "send", s->kind_attempts, outcome_name(o),
+	     res->status, res->elapsed_ms);
 
 	if (d.verdict == RETRY_AGAIN && (r->aborting || r->stopping))
 		return cut_short(r, idx, kind);
@@ -881,9 +953,8 @@ static int loop(struct run *r)
 			r->stopping = true;
 			r->st->signal = (int)*r->o->stop;
 			r->stop_deadline_ms = now + STOP_GRACE_MS;
-			logf_(r, IMPORT_LOG_INFO,
-			      "signal %d: finishing requests in flight (10 s at most)",
-			      r->st->signal);
+			emit(r, IMPORT_EV_SIGNAL, NULL,
+			     "signal %d: finishing requests in flight (10 s at most)", r->st->signal);
 		}
 		if (r->stopping && now >= r->stop_deadline_ms)
 			break;

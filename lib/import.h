@@ -49,7 +49,25 @@ enum import_result {
 	IMPORT_INTERRUPTED  /* a signal: see stats.signal */
 };
 
-enum import_log_level { IMPORT_LOG_INFO, IMPORT_LOG_DEBUG };
+/* Things that happen in a run, for stderr and the log file. */
+enum import_event_kind {
+	IMPORT_EV_START,      /* after validation: msg says rows and file */
+	IMPORT_EV_END,        /* msg: the outcome */
+	IMPORT_EV_PAUSE,      /* a 429 paused all requests (msg: how long) */
+	IMPORT_EV_ABORT,      /* the run stops early: breaker, 401/403, limit */
+	IMPORT_EV_SIGNAL,     /* a signal: in-flight requests finish */
+	IMPORT_EV_ROW,        /* a row that did not fully succeed (row, line) */
+	IMPORT_EV_REQUEST     /* one HTTP attempt (debug) */
+};
+
+struct import_event {
+	enum import_event_kind kind;
+	size_t row, line;     /* for IMPORT_EV_ROW / IMPORT_EV_REQUEST */
+	const char *status;   /* IMPORT_EV_ROW: the row's status */
+	const char *msg;      /* one line, never a credential */
+};
+
+#define IMPORT_LAT_BUCKETS 1200 /* 0-999 ms by 1 ms, then by 100 ms to 21 s */
 
 struct import_stats {
 	size_t rows;                         /* data rows read */
@@ -60,6 +78,9 @@ struct import_stats {
 	size_t rate_limited;                 /* 429 answers */
 	size_t in_flight;                    /* now (for progress) */
 	size_t done;                         /* rows written to results */
+	size_t total;                        /* rows to handle (known after validation) */
+	size_t invalid_rows;                 /* found by validation */
+	uint32_t latency_hist[IMPORT_LAT_BUCKETS]; /* per request, see import_latency_ms */
 	double elapsed_s;
 	int signal;                          /* signal that stopped the run */
 	char abort_reason[256];
@@ -79,8 +100,9 @@ struct import_opts {
 	long max_failures;          /* -1 = no limit */
 	/* Set asynchronously to a signal number to stop the run gracefully. */
 	volatile sig_atomic_t *stop;
-	/* Optional: one line per event (no credentials ever). */
-	void (*log)(void *ctx, enum import_log_level level, const char *msg);
+	unsigned shard_k, shard_n;  /* --shard K/N; shard_n == 0: every row */
+	/* Optional: every event (no credentials ever). */
+	void (*log)(void *ctx, const struct import_event *ev);
 	/* Optional: called at most every 100 ms with the running figures. */
 	void (*progress)(void *ctx, const struct import_stats *st);
 	void *ctx;
@@ -88,6 +110,14 @@ struct import_opts {
 	int64_t (*now_ms)(void *ctx);
 	uint64_t seed;              /* jitter randomness; 0 = from time and pid */
 };
+
+/* The shard (0..n-1) of a phone: FNV-1a 64 of "<country_code>:<phone_number>"
+ * modulo n. Stable across versions and machines (documented in README). */
+unsigned import_shard_of(const char *country_code, const char *phone_number, unsigned n);
+
+/* The p-th percentile (0..100) of request latency in milliseconds, or -1
+ * when no request was made. */
+double import_latency_ms(const struct import_stats *st, double p);
 
 /*
  * Runs an import. Returns an enum import_result; *st holds the figures

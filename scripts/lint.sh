@@ -15,7 +15,7 @@ only_in curl/curl.h lib/http.c
 only_in csv.h lib/reader.c lib/results.c
 only_in yaml.h lib/config.c
 only_in sqlite3.h lib/ledger.c
-only_in jansson.h lib/payload.c $(ls cmd/dots-sandbox/*.c cmd/dots-sandbox/*.h)
+only_in jansson.h lib/payload.c lib/summary.c $(ls cmd/dots-sandbox/*.c cmd/dots-sandbox/*.h)
 only_in microhttpd.h $(ls cmd/dots-sandbox/*.c cmd/dots-sandbox/*.h)
 for f in lib/*.c; do
 	grep -q '"import.h"' "$f" && [ "$f" != lib/import.c ] && { echo "lint: $f includes import.h"; bad=1; }

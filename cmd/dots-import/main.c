@@ -1,15 +1,17 @@
 /*
- * main.c - dots-import: parse options, run the command, map the outcome to
- * an exit code. The only place that exits; everything else returns.
+ * main.c - dots-import: parse options, run the command, write the outputs,
+ * map the outcome to an exit code. The only place that exits.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codes.h"
 #include "import.h"
 #include "options.h"
+#include "outputs.h"
 #include "report.h"
 
 #include "banned.h"
@@ -28,8 +30,8 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
-	if (stop_signal)
-		_exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM); /* second signal */
+	if (stop_signal) /* second signal: the ledger is consistent at any instant */
+		_exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
 	stop_signal = sig;
 }
 
@@ -58,7 +60,8 @@ static enum exit_code exit_for(enum import_result r, int sig)
 	return EXIT_USAGE;
 }
 
-static int run_command(struct options *o, struct report *rep)
+static enum import_result run(const struct options *o, struct report *rep,
+			      struct import_stats *st, struct err *err)
 {
 	struct import_opts io = {
 		.cfg = &o->cfg,
@@ -72,48 +75,39 @@ static int run_command(struct options *o, struct report *rep)
 		.resend_in_doubt = o->resend_in_doubt,
 		.max_invalid = o->max_invalid,
 		.max_failures = o->max_failures,
+		.shard_k = o->shard_k,
+		.shard_n = o->shard_n,
 		.stop = &stop_signal,
-		.log = report_log,
+		.log = report_event,
 		.progress = report_progress,
 		.ctx = rep,
 	};
-	struct import_stats st;
-	struct err err;
-	enum import_result r;
 
-	err_init(&err);
+	if (outputs_preflight(o, err) < 0)
+		return IMPORT_INPUT_ERROR;
 	switch (o->command) {
-	case CMD_IMPORT:
-		r = import_run(&io, &st, &err);
-		break;
-	case CMD_SEND_VERIFICATION:
-		r = codes_send_run(&io, &st, &err);
-		break;
-	case CMD_VERIFY:
-	default:
-		r = codes_verify_run(&io, &st, &err);
-		break;
+	case CMD_IMPORT: return import_run(&io, st, err);
+	case CMD_SEND_VERIFICATION: return codes_send_run(&io, st, err);
+	case CMD_VERIFY: break;
 	}
-	if (r == IMPORT_INPUT_ERROR) {
-		fprintf(stderr, "dots-import: error: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
-	if (o->command == CMD_IMPORT)
-		report_summary(rep, &st, o->output, o->dry_run);
-	else
-		report_codes_summary(rep, &st, o->output, o->command == CMD_VERIFY);
-	return exit_for(r, st.signal);
+	return codes_verify_run(&io, st, err);
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct report rep;
+	struct import_stats st;
 	struct err err;
+	enum import_result r;
+	time_t started = time(NULL);
+	char note[300];
 	int code;
 
 	err_init(&err);
-	if (options_parse(&o, argc, argv, &err) < 0) {
+	memset(&st, 0, sizeof(st));
+	if (options_parse(&o, argc, argv, &err) < 0 ||
+	    (!o.help && !o.version && report_init(&rep, o.verbosity, o.log_file, o.log_json, &err) < 0)) {
 		fprintf(stderr, "dots-import: error: %s\n", err.msg);
 		options_release(&o);
 		return EXIT_USAGE;
@@ -127,8 +121,23 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	install_signals();
-	report_init(&rep, o.verbosity);
-	code = run_command(&o, &rep);
+	snprintf(note, sizeof(note), "dots-import %s: %s %s", DOTS_VERSION,
+		 o.command == CMD_IMPORT ? "import" : o.command == CMD_VERIFY ? "verify" : "send-verification",
+		 o.input ? o.input : "");
+	report_note(&rep, IMPORT_EV_START, note);
+	r = run(&o, &rep, &st, &err);
+	code = exit_for(r, st.signal);
+	if (r == IMPORT_INPUT_ERROR)
+		fprintf(stderr, "dots-import: error: %s\n", err.msg);
+	else if (o.command == CMD_IMPORT)
+		report_summary(&rep, &st, o.output, o.dry_run);
+	else
+		report_codes_summary(&rep, &st, o.output, o.command == CMD_VERIFY);
+	if (outputs_write(&o, &rep, &st, code, started, r != IMPORT_INPUT_ERROR) < 0 && code < EXIT_PARTIAL)
+		code = EXIT_PARTIAL;
+	snprintf(note, sizeof(note), "exit %d", code);
+	report_note(&rep, IMPORT_EV_END, note);
+	report_release(&rep);
 	options_release(&o);
 	return code;
 }

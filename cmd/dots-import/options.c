@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "num.h"
+#include "url.h"
 
 #include "banned.h"
 
@@ -31,6 +32,13 @@ enum {
 	OPT_MAX_INVALID,
 	OPT_MAX_FAILURES,
 	OPT_CA_CERT,
+	OPT_REJECTS,
+	OPT_SHARD,
+	OPT_SUMMARY_JSON,
+	OPT_LOG_FILE,
+	OPT_LOG_FORMAT,
+	OPT_METRICS_FILE,
+	OPT_NOTIFY_URL,
 };
 
 static const struct option long_opts[] = {
@@ -48,6 +56,13 @@ static const struct option long_opts[] = {
 	{"max-invalid", required_argument, NULL, OPT_MAX_INVALID},
 	{"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
 	{"ca-cert", required_argument, NULL, OPT_CA_CERT},
+	{"rejects", required_argument, NULL, OPT_REJECTS},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+	{"log-file", required_argument, NULL, OPT_LOG_FILE},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
+	{"notify-url", required_argument, NULL, OPT_NOTIFY_URL},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -77,6 +92,14 @@ void options_usage(void)
 	      "      --max-invalid N    more than N invalid rows: exit 2 before sending anything\n"
 	      "      --max-failures N   stop the run (exit 3) once N rows failed at the API\n"
 	      "      --ca-cert FILE     CA bundle for a private CA (TLS verification stays on)\n"
+	      "      --rejects FILE     input rows that did not end created/exists, in their own\n"
+	      "                         columns plus \"error\": fix them and import the file again\n"
+	      "      --shard K/N        only the rows of shard K of N (0-based, by phone; see README)\n"
+	      "      --summary-json FILE  the run summary as JSON\n"
+	      "      --metrics-file FILE  Prometheus textfile metrics (node_exporter)\n"
+	      "      --log-file FILE    one line per run event and per failed row\n"
+	      "      --log-format F     text or json (default text)\n"
+	      "      --notify-url URL   POST the summary JSON there when the run ends\n"
 	      "  -q, --quiet            only errors on stderr\n"
 	      "  -v, --verbose          one line per request on stderr (never credentials)\n"
 	      "  -h, --help             this text\n"
@@ -107,6 +130,25 @@ static int parse_long_opt(const char *name, const char *v, long min, long max,
 	if (num_parse_long(v, min, max, out) < 0)
 		return err_set(err, "%s: expected an integer from %ld to %ld, got '%s'",
 			       name, min, max, v);
+	return 0;
+}
+
+/* "K/N" with 0 <= K < N <= 1024. */
+static int parse_shard(struct options *o, const char *v, struct err *err)
+{
+	char k[16], n[16];
+	const char *slash = strchr(v, '/');
+	long kv, nv;
+
+	if (!slash || (size_t)(slash - v) >= sizeof(k) || strlen(slash + 1) >= sizeof(n))
+		return err_set(err, "--shard: expected K/N (e.g. 0/4), got '%s'", v);
+	memcpy(k, v, (size_t)(slash - v));
+	k[slash - v] = '\0';
+	memcpy(n, slash + 1, strlen(slash + 1) + 1);
+	if (num_parse_long(n, 1, 1024, &nv) < 0 || num_parse_long(k, 0, nv - 1, &kv) < 0)
+		return err_set(err, "--shard: expected K/N with 0 <= K < N <= 1024, got '%s'", v);
+	o->shard_k = (unsigned)kv;
+	o->shard_n = (unsigned)nv;
 	return 0;
 }
 
@@ -155,6 +197,25 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 				return -1;
 			break;
 		case OPT_CA_CERT: c->ca_cert = optarg; break;
+		case OPT_REJECTS: o->rejects = optarg; break;
+		case OPT_SUMMARY_JSON: o->summary_json = optarg; break;
+		case OPT_METRICS_FILE: o->metrics_file = optarg; break;
+		case OPT_LOG_FILE: o->log_file = optarg; break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+				return err_set(err, "--log-format: expected text or json, got '%s'", optarg);
+			o->log_json = strcmp(optarg, "json") == 0;
+			break;
+		case OPT_NOTIFY_URL:
+			if (config_set_string(&o->notify_url, optarg) < 0)
+				return err_set(err, "out of memory");
+			if (url_check(o->notify_url, "--notify-url", err) < 0)
+				return -1;
+			break;
+		case OPT_SHARD:
+			if (parse_shard(o, optarg, err) < 0)
+				return -1;
+			break;
 		case 'q': o->verbosity = -1; break;
 		case 'v': o->verbosity = o->verbosity < 0 ? 1 : o->verbosity + 1; break;
 		case 'h': o->help = true; break;
@@ -169,67 +230,6 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 	return 0;
 }
 
-static bool is_loopback_host(const char *h, size_t n)
-{
-	if (n == 9 && strncmp(h, "localhost", 9) == 0)
-		return true;
-	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
-		return true;
-	if (n >= 4 && strncmp(h, "127.", 4) == 0) {
-		for (size_t i = 4; i < n; i++)
-			if (!isdigit((unsigned char)h[i]) && h[i] != '.')
-				return false;
-		return true;
-	}
-	return false;
-}
-
-/* https:// anywhere, http:// only to loopback; no credentials in the URL. */
-static int check_base_url(char *url, struct err *err)
-{
-	const char *rest, *host_end;
-	size_t n = strlen(url);
-	bool plain;
-
-	while (n && url[n - 1] == '/')
-		url[--n] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
-			return err_set(err, "base URL: blank or control character");
-	if (n > 300)
-		return err_set(err, "base URL: longer than 300 characters");
-	plain = strncmp(url, "http://", 7) == 0;
-	if (!plain && strncmp(url, "https://", 8) != 0)
-		return err_set(err, "base URL '%s': must start with https://", url);
-	rest = url + (plain ? 7 : 8);
-	host_end = rest + strcspn(rest, "/?#");
-	if (memchr(rest, '@', (size_t)(host_end - rest)))
-		return err_set(err, "base URL: must not contain credentials (use DOTS_CLIENT_ID/DOTS_API_KEY)");
-	if (host_end == rest)
-		return err_set(err, "base URL '%s': no host", url);
-	if (*host_end == '?' || *host_end == '#')
-		return err_set(err, "base URL '%s': no query or fragment allowed", url);
-	if (plain) {
-		const char *colon = host_end;
-		const char *h = rest;
-		size_t hl;
-
-		if (*h == '[')
-			colon = strchr(h, ']') ? strchr(h, ']') + 1 : host_end;
-		else
-			for (colon = h; colon < host_end && *colon != ':'; colon++)
-				;
-		hl = (size_t)(colon - h);
-		if (!is_loopback_host(h, hl))
-			return err_set(err,
-				       "base URL '%s': plain http:// is only allowed to loopback hosts; use https://",
-				       url);
-	}
-	if (n >= 3 && strcmp(url + n - 3, "/v2") == 0)
-		return err_set(err, "base URL '%s': give it without /v2 (e.g. https://host/api)", url);
-	return 0;
-}
-
 /* Reads the first line of a key file; warns when others can read it. */
 static int read_key_file(const char *path, char **out, struct err *err)
 {
@@ -239,10 +239,10 @@ static int read_key_file(const char *path, char **out, struct err *err)
 	size_t n;
 
 	if (!f)
-		return err_set(err, "cannot open api_key_file '%s': %s", path, strerror(errno));
+		return err_set(err, "cannot open key file '%s': %s", path, strerror(errno));
 	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
 		fprintf(stderr,
-			"dots-import: warning: api_key_file '%s' is readable by group or others (chmod 600)\n",
+			"dots-import: warning: key file '%s' is readable by group or others (chmod 600)\n",
 			path);
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = '\0';
@@ -252,10 +252,28 @@ static int read_key_file(const char *path, char **out, struct err *err)
 	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		buf[--n] = '\0';
 	if (!n)
-		return err_set(err, "api_key_file '%s' is empty", path);
+		return err_set(err, "key file '%s' is empty", path);
 	*out = strdup(buf);
 	memset(buf, 0, sizeof(buf));
 	return *out ? 0 : err_set(err, "out of memory");
+}
+
+/*
+ * systemd's LoadCredential= hands secrets over as files in
+ * $CREDENTIALS_DIRECTORY; name is "dots-api-key" or "dots-client-id".
+ * Leaves *out NULL when there is no such file.
+ */
+static int credential_file(const char *name, char **out, struct err *err)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char path[4096];
+
+	if (!dir || !*dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (access(path, F_OK) != 0)
+		return 0;
+	return read_key_file(path, out, err);
 }
 
 static int check_secret(const char *what, const char *v, struct err *err)
@@ -273,6 +291,7 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 {
 	struct config *cfg = &o->cfg;
 	const char *env;
+	size_t n;
 
 	if ((env = getenv("DOTS_BASE_URL")) && *env && config_set_string(&cfg->base_url, env) < 0)
 		return err_set(err, "out of memory");
@@ -290,16 +309,25 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 		cfg->max_attempts = c->max_attempts;
 	if (c->no_verification)
 		cfg->send_verification = false;
-	if (check_base_url(cfg->base_url, err) < 0)
+	if (url_check(cfg->base_url, "base URL", err) < 0)
 		return -1;
+	n = strlen(cfg->base_url);
+	if (n >= 3 && strcmp(cfg->base_url + n - 3, "/v2") == 0)
+		return err_set(err, "base URL '%s': give it without /v2 (e.g. https://host/api)",
+			       cfg->base_url);
 
 	if ((env = getenv("DOTS_CLIENT_ID")) && *env)
 		o->client_id = strdup(env);
-	else if (cfg->client_id)
+	else if (credential_file("dots-client-id", &o->client_id, err) < 0)
+		return -1;
+	else if (!o->client_id && cfg->client_id)
 		o->client_id = strdup(cfg->client_id);
 	if ((env = getenv("DOTS_API_KEY")) && *env)
 		o->api_key = strdup(env);
-	else if (cfg->api_key_file && read_key_file(cfg->api_key_file, &o->api_key, err) < 0)
+	else if (credential_file("dots-api-key", &o->api_key, err) < 0)
+		return -1;
+	else if (!o->api_key && cfg->api_key_file &&
+		 read_key_file(cfg->api_key_file, &o->api_key, err) < 0)
 		return -1;
 	if ((env = getenv("DOTS_APP_ID")) && *env)
 		o->app_id = strdup(env);
@@ -392,4 +420,5 @@ void options_release(struct options *o)
 	free_secret(o->client_id);
 	free_secret(o->api_key);
 	free(o->app_id);
+	free(o->notify_url);
 }

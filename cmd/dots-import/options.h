@@ -25,6 +25,13 @@ struct options {
 	long max_failures;        /* -1 = none */
 	int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
 	bool help, version;
+	const char *rejects;      /* --rejects FILE or NULL */
+	const char *summary_json; /* --summary-json FILE or NULL */
+	const char *metrics_file; /* --metrics-file FILE or NULL */
+	const char *log_file;     /* --log-file FILE or NULL */
+	bool log_json;            /* --log-format json */
+	char *notify_url;         /* --notify-url URL or NULL (checked) */
+	unsigned shard_k, shard_n; /* --shard K/N; shard_n 0 = none */
 	char *client_id;          /* secrets: never printed */
 	char *api_key;
 	char *app_id;

@@ -1,21 +1,47 @@
 /*
- * report.c - progress line, log lines and summary on stderr.
+ * report.c - progress line, events (stderr and log file) and summaries.
  * Prints nothing secret: it only ever sees counts and messages that the
  * library already keeps free of credentials.
  */
 #include "report.h"
 
-#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "summary.h"
 
 #include "banned.h"
 
-void report_init(struct report *r, int verbosity)
+int report_init(struct report *r, int verbosity, const char *log_path, bool log_json,
+		struct err *err)
 {
+	memset(r, 0, sizeof(*r));
 	r->verbosity = verbosity;
 	r->tty = verbosity >= 0 && isatty(STDERR_FILENO);
-	r->drawn = false;
-	r->total = 0;
+	r->log_json = log_json;
+	if (log_path) {
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd < 0 || !(r->log = fdopen(fd, "a"))) {
+			if (fd >= 0)
+				close(fd);
+			return err_set(err, "cannot open log file '%s': %s", log_path,
+				       strerror(errno));
+		}
+		setvbuf(r->log, NULL, _IOLBF, 0);
+	}
+	return 0;
+}
+
+void report_release(struct report *r)
+{
+	if (r->log)
+		fclose(r->log);
+	r->log = NULL;
 }
 
 static void clear_line(struct report *r)
@@ -26,25 +52,94 @@ static void clear_line(struct report *r)
 	}
 }
 
-void report_log(void *ctx, enum import_log_level level, const char *msg)
+static const char *const kind_names[] = {"start", "end", "pause", "abort", "signal", "row",
+					 "request"};
+
+static void log_line(struct report *r, const struct import_event *ev)
+{
+	time_t now = time(NULL);
+
+	if (!r->log || (ev->kind == IMPORT_EV_REQUEST && r->verbosity < 1))
+		return;
+	if (r->log_json) {
+		char *line = summary_event_json(ev, now);
+
+		if (line) {
+			fprintf(r->log, "%s\n", line);
+			free(line);
+		}
+		return;
+	}
+	char ts[32];
+	summary_iso_time(now, ts);
+	if (ev->row)
+		fprintf(r->log, "%s %s row=%zu line=%zu status=%s %s\n", ts, kind_names[ev->kind],
+			ev->row, ev->line, ev->status ? ev->status : "", ev->msg);
+	else
+		fprintf(r->log, "%s %s %s\n", ts, kind_names[ev->kind], ev->msg);
+}
+
+void report_event(void *ctx, const struct import_event *ev)
 {
 	struct report *r = ctx;
+	bool show;
 
-	if (r->verbosity < 0 || (level == IMPORT_LOG_DEBUG && r->verbosity < 1))
+	log_line(r, ev);
+	switch (ev->kind) {
+	case IMPORT_EV_ABORT:
+	case IMPORT_EV_SIGNAL:
+		show = r->verbosity >= 0;
+		break;
+	case IMPORT_EV_REQUEST:
+		show = r->verbosity >= 2;
+		break;
+	default:
+		show = r->verbosity >= 1;
+		break;
+	}
+	if (!show)
 		return;
 	clear_line(r);
-	fprintf(stderr, "dots-import: %s\n", msg);
+	if (ev->kind == IMPORT_EV_ROW)
+		fprintf(stderr, "dots-import: row %zu (line %zu): %s: %s\n", ev->row, ev->line,
+			ev->status ? ev->status : "", ev->msg);
+	else
+		fprintf(stderr, "dots-import: %s\n", ev->msg);
+}
+
+void report_note(struct report *r, enum import_event_kind kind, const char *msg)
+{
+	struct import_event ev = {kind, 0, 0, NULL, msg};
+
+	log_line(r, &ev);
+}
+
+static void format_eta(double s, char *out, size_t cap)
+{
+	long t = (long)(s + 0.5);
+
+	if (s < 0)
+		snprintf(out, cap, "--:--");
+	else if (t >= 3600)
+		snprintf(out, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(out, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
 void report_progress(void *ctx, const struct import_stats *st)
 {
 	struct report *r = ctx;
 	double rate = st->elapsed_s > 0 ? (double)st->done / st->elapsed_s : 0;
+	double pct = st->total ? 100.0 * (double)st->done / (double)st->total : 100.0;
+	char eta[32];
 
 	if (!r->tty)
 		return;
-	fprintf(stderr, "\r\033[K%zu rows done  %.0f rows/s  %zu in flight  %zu retries  %zu x 429",
-		st->done, rate, st->in_flight, st->retries, st->rate_limited);
+	format_eta(rate > 0 && st->total >= st->done ? (double)(st->total - st->done) / rate : -1,
+		   eta, sizeof(eta));
+	fprintf(stderr,
+		"\r\033[K%zu/%zu rows %5.1f%%  %.0f rows/s  ETA %s  %zu in flight  %zu retries  %zu x 429",
+		st->done, st->total, pct, rate, eta, st->in_flight, st->retries, st->rate_limited);
 	r->drawn = true;
 	fflush(stderr);
 }
@@ -63,12 +158,17 @@ void report_summary(struct report *r, const struct import_stats *st,
 			fprintf(stderr, " %zu %s", st->by_status[s],
 				import_status_name((enum row_status)s));
 	fputc('\n', stderr);
-	if (!dry_run)
+	if (!dry_run) {
 		fprintf(stderr,
 			"dots-import: codes: %zu sent, %zu failed, %zu in doubt; "
 			"%zu requests, %zu retries, %zu x 429; %.1f s, %.0f requests/s\n",
-			st->codes_sent, st->codes_failed, st->codes_in_doubt,
-			st->requests, st->retries, st->rate_limited, st->elapsed_s, rps);
+			st->codes_sent, st->codes_failed, st->codes_in_doubt, st->requests,
+			st->retries, st->rate_limited, st->elapsed_s, rps);
+		if (st->requests)
+			fprintf(stderr, "dots-import: latency p50 %.0f ms, p95 %.0f ms, p99 %.0f ms\n",
+				import_latency_ms(st, 50), import_latency_ms(st, 95),
+				import_latency_ms(st, 99));
+	}
 	if (st->abort_reason[0])
 		fprintf(stderr, "dots-import: stopped early: %s\n", st->abort_reason);
 	fprintf(stderr, "dots-import: results: %s\n", results_path);
@@ -81,11 +181,13 @@ void report_codes_summary(struct report *r, const struct import_stats *st,
 	if (r->verbosity < 0)
 		return;
 	if (verify)
-		fprintf(stderr, "dots-import: %zu tokens: %zu verified, %zu failed, %zu invalid, %zu pending\n",
+		fprintf(stderr,
+			"dots-import: %zu tokens: %zu verified, %zu failed, %zu invalid, %zu pending\n",
 			st->rows, st->by_status[ROW_CREATED], st->by_status[ROW_FAILED],
 			st->by_status[ROW_INVALID], st->by_status[ROW_PENDING]);
 	else
-		fprintf(stderr, "dots-import: %zu users without a code: %zu sent, %zu failed, %zu in doubt\n",
+		fprintf(stderr,
+			"dots-import: %zu users without a code: %zu sent, %zu failed, %zu in doubt\n",
 			st->rows, st->codes_sent, st->codes_failed, st->codes_in_doubt);
 	fprintf(stderr, "dots-import: %zu requests, %zu retries, %zu x 429; %.1f s\n", st->requests,
 		st->retries, st->rate_limited, st->elapsed_s);

@@ -1,28 +1,41 @@
 /*
- * report.h - what dots-import shows a person on stderr: the one-line
- * progress display (terminal only), log lines, and the end-of-run summary.
+ * report.h - what dots-import shows a person and writes for machines while
+ * it runs: the one-line progress display (terminal only), events on stderr
+ * and in the --log-file, and the end-of-run summary.
  */
 #ifndef DOTS_REPORT_H
 #define DOTS_REPORT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
+#include "err.h"
 #include "import.h"
 
 struct report {
 	int verbosity;  /* -1 quiet, 0 normal, 1 verbose */
 	bool tty;       /* stderr is a terminal: progress is drawn */
 	bool drawn;     /* a progress line is on screen */
-	size_t total;   /* rows in the file, when known */
+	FILE *log;      /* --log-file, or NULL */
+	bool log_json;  /* --log-format json */
 };
 
-void report_init(struct report *r, int verbosity);
+/* Opens the log file (appending, mode 0600) when log_path is set. */
+int report_init(struct report *r, int verbosity, const char *log_path, bool log_json,
+		struct err *err);
+
+/* Closes the log file. */
+void report_release(struct report *r);
 
 /* import_opts.log and import_opts.progress callbacks (ctx = struct report). */
-void report_log(void *ctx, enum import_log_level level, const char *msg);
+void report_event(void *ctx, const struct import_event *ev);
 void report_progress(void *ctx, const struct import_stats *st);
 
-/* The summary: counts per status, codes, retries, 429s, elapsed, rate. */
+/* Logs a run-level event that cmd/ itself produces (start, end). */
+void report_note(struct report *r, enum import_event_kind kind, const char *msg);
+
+/* The summary of an import: counts per status, codes, retries, 429s,
+ * elapsed, requests/s, latency percentiles. */
 void report_summary(struct report *r, const struct import_stats *st,
 		    const char *results_path, bool dry_run);
 

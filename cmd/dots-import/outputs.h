@@ -1,0 +1,28 @@
+/*
+ * outputs.h - the files and messages a run leaves besides its results:
+ * --summary-json, --metrics-file, --rejects and --notify-url.
+ */
+#ifndef DOTS_OUTPUTS_H
+#define DOTS_OUTPUTS_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "import.h"
+#include "options.h"
+#include "report.h"
+
+/* Checks before the run that every output path can be created (exit 2
+ * before anything is sent otherwise). */
+int outputs_preflight(const struct options *o, struct err *err);
+
+/*
+ * Writes the outputs after a run that got as far as writing results
+ * (ran = true) or failed before (ran = false: only summary, metrics and
+ * notification). Failures are reported on stderr; they never change the
+ * exit code except a rejects file that cannot be written (returns -1).
+ */
+int outputs_write(const struct options *o, struct report *rep, const struct import_stats *st,
+		  int exit_code, time_t started, bool ran);
+
+#endif

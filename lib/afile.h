@@ -1,0 +1,34 @@
+/*
+ * afile.h - a file written atomically: all writes go to a temporary file
+ * beside the target (mode 0600), and afile_commit fsyncs it and renames it
+ * into place, so readers see the old file or the whole new one, never a
+ * truncated one.
+ */
+#ifndef DOTS_AFILE_H
+#define DOTS_AFILE_H
+
+#include <stdio.h>
+
+#include "err.h"
+
+struct afile {
+	char *path;  /* target */
+	char *tmp;   /* temporary file, "" once renamed */
+	FILE *fp;    /* write here */
+	int failed;  /* a write failed: commit refuses */
+};
+
+/* Creates the temporary file. Fails with err naming path. */
+int afile_open(struct afile *f, const char *path, struct err *err);
+
+/* Flushes, fsyncs, renames into place, fsyncs the directory. */
+int afile_commit(struct afile *f, struct err *err);
+
+/* Closes; removes the temporary file unless committed. Safe on a zeroed
+ * struct and after a failed afile_open. */
+void afile_release(struct afile *f);
+
+/* Writes a whole string atomically to path. */
+int afile_write(const char *path, const char *text, struct err *err);
+
+#endif
