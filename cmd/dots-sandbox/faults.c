@@ -137,8 +137,10 @@ void faults_decide(struct faults *f, uint64_t now_ns, int has_effect,
 	if (out->kind == FAULT_NONE)
 		goto done;
 	f->st.count[out->kind]++;
-	if (has_effect && f->cfg.after_effect > 0 &&
-	    rng_uniform(&f->rng) < f->cfg.after_effect) {
+	/* 429 and 503 promise the request was not acted on (the contract the
+	 * importer relies on to resend an SMS): never after the effect. */
+	if (has_effect && f->cfg.after_effect > 0 && out->kind != FAULT_429 &&
+	    out->kind != FAULT_503 && rng_uniform(&f->rng) < f->cfg.after_effect) {
 		out->effect_first = 1;
 		f->st.after_effects++;
 	}

@@ -277,6 +277,252 @@ def assert_one_user_one_sms(sb, expect_users=None):
     return users
 
 
+def case_006_summary_json_and_metrics(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 40, extra_rows=[["bad", "1", "4150000001", "A", "B"],
+                                     ["dup@example.com", "1", "4150000003", "A", "B"]])
+    sj, mf = os.path.join(d, "summary.json"), os.path.join(d, "dots.prom")
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--no-state", "--summary-json", sj, "--metrics-file", mf, inp])
+        check(p.returncode == 1, "exit %d" % p.returncode)
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        c = summary_counts(rows)
+        with open(sj) as f:
+            js = json.load(f)
+        check(js["exit_code"] == 1 and js["command"] == "import", "exit/command %r" % js)
+        check(js["input"] == inp and js["results"] == os.path.join(d, "users.results.csv"), "paths")
+        for k in ("created", "invalid", "duplicate", "failed", "pending", "exists"):
+            check(js["status"][k] == c.get(k, 0), "summary %s %r vs results %r" % (k, js["status"][k], c.get(k, 0)))
+        check(js["codes"]["sent"] == sum(r["verification"] == "sent" for r in rows), "codes sent")
+        check(js["requests"] == sb.stats()["requests"], "requests = sandbox requests")
+        check(js["latency_ms"]["p50"] >= 0 and js["latency_ms"]["p99"] >= js["latency_ms"]["p50"], "latency")
+        check(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", js["started_at"]), "started_at")
+        metrics = {}
+        with open(mf) as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                k, v = line.rsplit(" ", 1)
+                metrics[k] = float(v)
+        check(metrics['dots_import_rows{command="import",status="created"}'] == c["created"], "metric created")
+        check(metrics['dots_import_rows{command="import",status="invalid"}'] == c["invalid"], "metric invalid")
+        check(metrics['dots_import_exit_code{command="import"}'] == 1, "metric exit code")
+        check(metrics["dots_import_last_success_timestamp_seconds"] > 1.7e9, "last success")
+        check(os.stat(mf).st_mode & 0o777 == 0o600 and os.stat(sj).st_mode & 0o777 == 0o600, "modes")
+        last_ok = metrics["dots_import_last_success_timestamp_seconds"]
+        p = run_import(["--base-url", sb.url, "--no-state", "--metrics-file", mf, inp],
+                       env={"DOTS_API_KEY": "wrong"})
+        check(p.returncode == 3, "aborted run")
+        with open(mf) as f:
+            text = f.read()
+        check("dots_import_last_success_timestamp_seconds %d" % last_ok in text, "success time carried over")
+        check('dots_import_exit_code{command="import"} 3' in text, "exit 3 recorded")
+
+
+def case_007_log_file_text_and_json(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 10, extra_rows=[["bad", "1", "4150000001", "A", "B"]])
+    with Sandbox() as sb:
+        for fmt in ("text", "json"):
+            log = os.path.join(d, "run.%s.log" % fmt)
+            p = run_import(["--base-url", sb.url, "--no-state", "--log-file", log, "--log-format", fmt, inp])
+            check(p.returncode == 1, "exit %d" % p.returncode)
+            with open(log) as f:
+                lines = f.read().splitlines()
+            if fmt == "json":
+                ev = [json.loads(l) for l in lines]
+                check([e["event"] for e in ev] == ["start", "row", "end"], "events %r" % ev)
+                check(ev[1]["row"] == 11 and ev[1]["line"] == 12 and ev[1]["status"] == "invalid", "row event %r" % ev[1])
+                check(ev[2]["message"] == "exit 1", "end event")
+            else:
+                check(len(lines) == 3 and " row row=11 line=12 status=invalid email: missing" in lines[1], "text log %r" % lines)
+            assert_no_secrets("\n".join(lines))
+
+
+def case_008_rejects_fix_and_reimport(d):
+    inp = os.path.join(d, "users.csv")
+    with open(inp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["email", "country_code", "phone_number", "first_name", "last_name", "notes"])
+        w.writerow(["ok@example.com", "1", "4155550100", "Ann", "Lee", "x"])
+        w.writerow(["broken.example.com", "1", "4155550101", "Bob", "Ray", "fix my email"])
+        w.writerow(["=sum@example.com", "1", "41555501xx", "=HYPERLINK(\"x\")", "Lee", "formula"])
+        w.writerow(["short@example.com", "1", "555", "Cy", "Dee", "short phone"])
+    rej = os.path.join(d, "rejects.csv")
+    with Sandbox() as sb:
+        state = os.path.join(d, "s.db")
+        p = run_import(["--base-url", sb.url, "--state", state, "--rejects", rej, inp])
+        check(p.returncode == 1, "exit %d" % p.returncode)
+        rows = read_csv(rej)
+        check([r["notes"] for r in rows] == ["fix my email", "formula", "short phone"], "rejected rows %r" % rows)
+        check(rows[0]["error"] == 'email: missing "@"', rows[0]["error"])
+        check(rows[1]["first_name"] == "'=HYPERLINK(\"x\")", "guarded cell %r" % rows[1]["first_name"])
+        check(rows[1]["email"] == "'=sum@example.com", "guarded email %r" % rows[1]["email"])
+        # the operator fixes two rows in a spreadsheet and feeds the file back as it is
+        rows[0]["email"] = "bob@example.com"
+        rows[1]["phone_number"] = "4155550102"
+        with open(rej, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(rows)
+        rej2 = os.path.join(d, "rejects2.csv")
+        p = run_import(["--base-url", sb.url, "--state", state, "--rejects", rej2, rej])
+        check(p.returncode == 1, "exit %d" % p.returncode)
+        res = read_csv(os.path.join(d, "rejects.results.csv"))
+        check([r["status"] for r in res] == ["created", "created", "invalid"], "statuses %r" % [r["status"] for r in res])
+        check(res[1]["email"] == "'=sum@example.com", "guard dropped on input, added on output")
+        users = phone_map(sb)
+        check(users[("1", "4155550102")]["email"] == "=sum@example.com", "sent without the guard")
+        left = read_csv(rej2)
+        check(len(left) == 1 and left[0]["notes"] == "short phone", "one left %r" % left)
+
+
+def case_009_max_failures_stops_run(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 300)
+    cfg = write_config(d, FAST_RETRY)
+    with Sandbox(["--fault-500", "0.5", "--seed", "5"]) as sb:
+        p = run_import(["-c", cfg, "--base-url", sb.url, "--no-state", "--max-attempts", "1",
+                        "--max-failures", "5", "--concurrency", "2", inp])
+        check(p.returncode == 3, "exit %d: %s" % (p.returncode, p.stderr))
+        check("--max-failures" in p.stderr, p.stderr)
+        c = summary_counts(read_csv(os.path.join(d, "users.results.csv")))
+        check(5 <= c.get("failed", 0) <= 7 and c.get("pending", 0) > 250, "counts %r" % c)
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1 (a thread of this process)."""
+    def __init__(self, fail_first=0):
+        import http.server
+        import threading
+        hook = self
+        self.bodies, self.fail_first = [], fail_first
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.bodies.append((dict(self.headers), body))
+                code = 503 if len(hook.bodies) <= hook.fail_first else 200
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def case_010_notify_webhook(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 5)
+    hook = Hook(fail_first=1)
+    try:
+        with Sandbox() as sb:
+            p = run_import(["--base-url", sb.url, "--no-state", "--notify-url", hook.url, inp])
+            check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr))
+            check(len(hook.bodies) == 2, "retried once after 503: %d posts" % len(hook.bodies))
+            headers, body = hook.bodies[-1]
+            js = json.loads(body)
+            check(js["status"]["created"] == 5 and js["exit_code"] == 0, "summary posted %r" % js)
+            check("Authorization" not in headers, "no credentials sent to the webhook")
+            assert_no_secrets(body.decode())
+            # a dead webhook is reported but never changes the exit code
+            p = run_import(["--base-url", sb.url, "--no-state", "--notify-url", "http://127.0.0.1:9/x", inp])
+            check(p.returncode == 0, "exit %d" % p.returncode)
+            check("notification to 'http://127.0.0.1:9/x' failed" in p.stderr, p.stderr)
+            p = run_import(["--base-url", sb.url, "--no-state", "--notify-url", "http://example.com/x", inp])
+            check(p.returncode == 2 and "only allowed to loopback" in p.stderr, "https only: %s" % p.stderr)
+    finally:
+        hook.close()
+
+
+def case_011_progress_line_in_a_terminal(d):
+    if not shutil.which("tmux"):
+        raise Fail("tmux is not installed")
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 400)
+    with Sandbox(["--latency-ms", "30"]) as sb:
+        sess = "dotsprog%d" % os.getpid()
+        cmd = "DOTS_CLIENT_ID=%s DOTS_API_KEY=%s %s --base-url %s --no-state --no-verification --concurrency 4 %s; sleep 5" % (
+            CLIENT_ID, API_KEY, os.path.join(BUILD, "dots-import"), sb.url, inp)
+        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "150", "-y", "10", cmd], check=True)
+        try:
+            seen = ""
+            for _ in range(40):
+                time.sleep(0.25)
+                seen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+                if "/400 rows" in seen:
+                    break
+            check(re.search(r"\d+/400 rows +\d+\.\d%  \d+ rows/s  ETA \d+:\d\d  \d+ in flight", seen), "progress line: %r" % seen)
+            for _ in range(60):
+                time.sleep(0.25)
+                seen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+                if "results:" in seen:
+                    break
+            check("400 rows: 400 created" in seen and "/400 rows" not in seen, "progress cleared before summary: %r" % seen)
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
+    # without a terminal: no progress noise at all
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--no-state", inp])
+        check("rows/s" not in p.stderr and "\r" not in p.stderr, "no progress without a terminal")
+
+
+def case_012_systemd_credentials_directory(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 3)
+    cred = os.path.join(d, "creds")
+    os.mkdir(cred)
+    for name, val in (("dots-client-id", CLIENT_ID), ("dots-api-key", API_KEY)):
+        with open(os.path.join(cred, name), "w") as f:
+            f.write(val + "\n")
+        os.chmod(os.path.join(cred, name), 0o400)
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--no-state", inp], creds=False, env={"CREDENTIALS_DIRECTORY": cred})
+        check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr))
+        keyf = os.path.join(d, "key")
+        with open(keyf, "w") as f:
+            f.write(API_KEY + "\n")
+        os.chmod(keyf, 0o644)
+        cfg = write_config(d, "api:\n  client_id: %s\n  api_key_file: %s\n" % (CLIENT_ID, keyf))
+        p = run_import(["-c", cfg, "--base-url", sb.url, "--no-state", "-o", os.path.join(d, "o2.csv"), inp], creds=False)
+        check(p.returncode == 0, "api_key_file: exit %d: %s" % (p.returncode, p.stderr))
+        check("readable by group or others" in p.stderr, "warning for a 0644 key file")
+        assert_no_secrets(p.stderr, p.stdout)
+
+
+def case_401_three_shards_cover_every_row_once(d):
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 900, extra_rows=[["bad%d" % i, "1", "1", "A", "B"] for i in range(10)])
+    with Sandbox() as sb:
+        rows = []
+        procs = []
+        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
+        for k in range(3):
+            procs.append(subprocess.Popen(
+                [os.path.join(BUILD, "dots-import"), "--base-url", sb.url, "--shard", "%d/3" % k,
+                 "--state", os.path.join(d, "s%d.db" % k), "-o", os.path.join(d, "r%d.csv" % k),
+                 "--rate", "300", "-q", inp], env=e))
+        codes = [p.wait(120) for p in procs]
+        check(codes == [1, 1, 1], "exit codes %r" % codes)
+        for k in range(3):
+            part = read_csv(os.path.join(d, "r%d.csv" % k))
+            check(150 < len(part) < 450, "shard %d has %d rows" % (k, len(part)))
+            rows += part
+        check(sorted(int(r["row"]) for r in rows) == list(range(1, 911)), "every row exactly once")
+        c = summary_counts(rows)
+        check(c == {"created": 900, "invalid": 10}, "counts %r" % c)
+        assert_one_user_one_sms(sb, 900)
+        check(sb.stats()["create_requests"] == 900, "no create twice")
+
+
 # ---- 2xx: retries and hostile responses -------------------------------------
 
 FAST_RETRY = "retry:\n  base_delay_ms: 20\n  max_delay_ms: 400\n"
