@@ -316,6 +316,8 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 		return err_set(err, "base URL '%s': give it without /v2 (e.g. https://host/api)",
 			       cfg->base_url);
 
+	if (o->dry_run) /* no network: credentials are not needed */
+		return 0;
 	if ((env = getenv("DOTS_CLIENT_ID")) && *env)
 		o->client_id = strdup(env);
 	else if (credential_file("dots-client-id", &o->client_id, err) < 0)
@@ -331,8 +333,6 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 		return -1;
 	if ((env = getenv("DOTS_APP_ID")) && *env)
 		o->app_id = strdup(env);
-	if (o->dry_run)
-		return 0;
 	if (!o->client_id)
 		return err_set(err, "no client id: set DOTS_CLIENT_ID or api.client_id");
 	if (!o->api_key)
