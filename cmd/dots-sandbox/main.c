@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "err.h"
 #include "num.h"
@@ -311,6 +312,23 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 	return faults_config_check(&cfg->faults, err);
 }
 
+/*
+ * Every connection needs a descriptor: raise the soft limit towards the hard
+ * one so --max-connections is reachable. Failure only lowers the ceiling.
+ */
+static void sandbox_raise_nofile(unsigned max_connections)
+{
+	rlim_t want = (rlim_t)max_connections + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+			  ? want
+			  : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 /* The loopback form of the bound address, for the one "listening" line. */
 static void sandbox_print_url(const char *bind, unsigned port)
 {
@@ -350,6 +368,7 @@ int main(int argc, char **argv)
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
+	sandbox_raise_nofile(cfg.max_connections);
 	srv = server_start(&cfg, &err);
 	if (!srv) {
 		fprintf(stderr, "dots-sandbox: error: %s\n", err.msg);
