@@ -7,28 +7,11 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "outcome.h"
-#include "payload.h"
 
 #include "banned.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double rnd01(struct batch *b)
-{
-	b->rng ^= b->rng >> 12;
-	b->rng ^= b->rng << 25;
-	b->rng ^= b->rng >> 27;
-	return (double)((b->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
 
 static void finish(struct batch_job *j, enum retry_verdict v)
 {
@@ -57,7 +40,7 @@ static void handle(struct batch *b, struct batch_job *j,
 		snprintf(b->abort_reason, sizeof(b->abort_reason),
 			 "circuit breaker: %d consecutive failed requests", PACE_BREAKER_LIMIT);
 	}
-	d = retry_decide(&b->policy, j->kind, o, j->attempts, res->retry_after_ms, rnd01(b));
+	d = retry_decide(&b->policy, j->kind, o, j->attempts, res->retry_after_ms, clock_rand01(&b->rng));
 	if (d.pause_all)
 		pace_pause(&b->pace, now + d.delay_ms);
 	if (d.verdict == RETRY_AGAIN) {
@@ -100,7 +83,7 @@ int batch_run(struct batch *b, struct batch_job *jobs, size_t n, struct err *err
 		jobs[i].ready_at_ms = 0;
 	}
 	for (;;) {
-		int64_t now = now_ms(), wait = 250;
+		int64_t now = clock_now_ms(), wait = 250;
 		bool stopping = b->aborted || (b->stop && *b->stop);
 		size_t pending = 0;
 		struct http_result res;
@@ -161,7 +144,7 @@ int batch_run(struct batch *b, struct batch_job *jobs, size_t n, struct err *err
 			wait = deadline - now;
 		if (http_poll(b->http, wait < 0 ? 0 : (int)wait, err) < 0)
 			return -1;
-		now = now_ms();
+		now = clock_now_ms();
 		while (http_next_result(b->http, &res))
 			handle(b, res.cookie, &res, now);
 	}

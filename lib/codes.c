@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "batch.h"
+#include "clock.h"
 #include "ledger.h"
 #include "payload.h"
 #include "reader.h"
@@ -41,8 +40,6 @@ static int start_batch(const struct import_opts *o, struct batch *b, struct err 
 		.request_timeout_ms = o->cfg->request_timeout_ms,
 		.max_in_flight = (int)o->cfg->concurrency,
 	};
-	struct timespec ts;
-
 	memset(b, 0, sizeof(*b));
 	if (http_new(&b->http, &ho, err) < 0)
 		return -1;
@@ -52,9 +49,8 @@ static int start_batch(const struct import_opts *o, struct batch *b, struct err 
 	b->policy.max_retry_after_ms = 300000;
 	b->policy.resend_in_doubt = o->resend_in_doubt;
 	b->stop = o->stop;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	pace_init(&b->pace, o->cfg->rate_limit, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	b->rng = o->seed ? o->seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x5DEECE66DULL;
+	pace_init(&b->pace, o->cfg->rate_limit, clock_now_ms());
+	b->rng = o->seed ? o->seed : clock_seed();
 	return 0;
 }
 
@@ -131,12 +127,9 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 			(1u << LEDGER_VERIF_FAILED);
 	enum import_result res = IMPORT_INPUT_ERROR;
 	bool all_ok = true;
-	int64_t t0;
-	struct timespec ts;
+	int64_t t0 = clock_now_ms();
 
 	memset(st, 0, sizeof(*st));
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	t0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (o->resend_in_doubt)
 		mask |= (1u << LEDGER_VERIF_INTENT) | (1u << LEDGER_VERIF_IN_DOUBT);
 	if (stat(o->state_path, &sb) < 0) {
@@ -244,8 +237,7 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 fail:
 	free(users);
 done:
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	st->elapsed_s = (double)((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0) / 1000.0;
+	st->elapsed_s = (double)(clock_now_ms() - t0) / 1000.0;
 	http_free(b.http);
 	results_free(out);
 	ledger_close(c.led);

@@ -16,9 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "clock.h"
 #include "http.h"
 #include "ledger.h"
 #include "outcome.h"
@@ -131,21 +130,7 @@ static const char *const results_header[] = {
 
 static int64_t clock_ms(const struct run *r)
 {
-	struct timespec ts;
-
-	if (r->o->now_ms)
-		return r->o->now_ms(r->o->ctx);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double rnd01(struct run *r)
-{
-	/* xorshift64*: jitter only, not for anything secret */
-	r->rng ^= r->rng >> 12;
-	r->rng ^= r->rng << 25;
-	r->rng ^= r->rng >> 27;
-	return (double)((r->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+	return r->o->now_ms ? r->o->now_ms(r->o->ctx) : clock_now_ms();
 }
 
 static void emit(struct run *r, enum import_event_kind kind, const struct slot *s,
@@ -445,6 +430,55 @@ static void queue_send(struct run *r, size_t idx)
 	fifo_push(r->prio, r->win_cap, &r->prio_head, &r->prio_n, idx);
 }
 
+/*
+ * A row whose user an earlier run created: it comes out `exists` with the
+ * ledger's id and verification state. A send that was never decided (the
+ * earlier run stopped between create and send) is made now; one that may
+ * have gone out is in doubt and is resent only with --resend-in-doubt.
+ */
+static int admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
+{
+	struct slot *s = &r->win[idx];
+	bool may_send = r->cfg->send_verification && !r->stopping && !r->aborting;
+
+	memcpy(s->user_id, lu->id, sizeof(s->user_id));
+	s->status = ROW_EXISTS;
+	switch (lu->verif) {
+	case LEDGER_VERIF_NONE:
+		if (may_send) {
+			queue_send(r, idx);
+			return 1;
+		}
+		if (r->cfg->send_verification)
+			set_error(s, "verification: not sent (run stopped)");
+		else
+			s->verif = VERIF_OFF;
+		break;
+	case LEDGER_VERIF_INTENT:
+	case LEDGER_VERIF_IN_DOUBT:
+		if (may_send && r->o->resend_in_doubt) {
+			queue_send(r, idx);
+			return 1;
+		}
+		s->verif = VERIF_IN_DOUBT;
+		if (lu->verif == LEDGER_VERIF_INTENT &&
+		    ledger_set_verif(r->led, s->key, LEDGER_VERIF_IN_DOUBT, r->err) < 0)
+			return -1;
+		break;
+	case LEDGER_VERIF_SENT:
+		s->verif = VERIF_SENT;
+		break;
+	case LEDGER_VERIF_FAILED:
+		s->verif = VERIF_FAILED;
+		break;
+	case LEDGER_VERIF_OFF:
+		s->verif = VERIF_OFF;
+		break;
+	}
+	slot_finish(r, s, ROW_EXISTS);
+	return 1;
+}
+
 /* Brings one input row into the window. Returns 1, 0 at end, -1 on error. */
 static int admit_row(struct run *r)
 {
@@ -513,55 +547,18 @@ static int admit_row(struct run *r)
 		slot_finish(r, s, ROW_VALID);
 		return 1;
 	}
-	if (r->stopping || r->aborting) {
-		slot_finish(r, s, ROW_PENDING);
-		return 1;
-	}
 	if (r->led) {
 		struct ledger_user lu;
 
 		rc = ledger_find(r->led, s->key, &lu, r->err);
 		if (rc < 0)
 			return -1;
-		if (rc == 1 && lu.id[0]) {
-			memcpy(s->user_id, lu.id, sizeof(s->user_id));
-			switch (lu.verif) {
-			case LEDGER_VERIF_NONE:
-				/* created, then stopped before deciding the
-				 * send: decide it now */
-				s->status = ROW_EXISTS;
-				if (r->cfg->send_verification) {
-					queue_send(r, idx);
-					return 1;
-				}
-				s->verif = VERIF_OFF;
-				break;
-			case LEDGER_VERIF_INTENT:
-			case LEDGER_VERIF_IN_DOUBT:
-				if (r->o->resend_in_doubt && r->cfg->send_verification) {
-					s->status = ROW_EXISTS;
-					queue_send(r, idx);
-					return 1;
-				}
-				s->verif = VERIF_IN_DOUBT;
-				if (lu.verif == LEDGER_VERIF_INTENT &&
-				    ledger_set_verif(r->led, s->key,
-						     LEDGER_VERIF_IN_DOUBT, r->err) < 0)
-					return -1;
-				break;
-			case LEDGER_VERIF_SENT:
-				s->verif = VERIF_SENT;
-				break;
-			case LEDGER_VERIF_FAILED:
-				s->verif = VERIF_FAILED;
-				break;
-			case LEDGER_VERIF_OFF:
-				s->verif = VERIF_OFF;
-				break;
-			}
-			slot_finish(r, s, ROW_EXISTS);
-			return 1;
-		}
+		if (rc == 1 && lu.id[0])
+			return admit_known(r, idx, &lu);
+	}
+	if (r->stopping || r->aborting) {
+		slot_finish(r, s, ROW_PENDING);
+		return 1;
 	}
 	s->body = payload_create_user(&u, NULL, &e);
 	if (!s->body) {
@@ -752,7 +749,7 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 		abort_run(r, IMPORT_ABORTED, "circuit breaker: %d consecutive failed requests",
 			  PACE_BREAKER_LIMIT);
 	d = retry_decide(&r->policy, kind, o, s->kind_attempts,
-			 res->retry_after_ms, rnd01(r));
+			 res->retry_after_ms, clock_rand01(&r->rng));
 	if (d.pause_all) {
 		pace_pause(&r->pace, now + d.delay_ms);
 		emit(r, IMPORT_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms",
@@ -1090,8 +1087,7 @@ enum import_result import_run(const struct import_opts *o,
 	r.policy.max_delay_ms = o->cfg->max_delay_ms;
 	r.policy.max_retry_after_ms = MAX_RETRY_AFTER_MS;
 	r.policy.resend_in_doubt = o->resend_in_doubt;
-	r.rng = o->seed ? o->seed
-			: ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+	r.rng = o->seed ? o->seed : clock_seed();
 	r.start_ms = clock_ms(&r);
 	pace_init(&r.pace, o->cfg->rate_limit, r.start_ms);
 

@@ -6,10 +6,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "batch.h"
+#include "clock.h"
 
 #include "banned.h"
 
@@ -33,7 +32,7 @@ int notify_post(const char *url, const char *json, long timeout_ms,
 	if (http_new(&b.http, &ho, err) < 0)
 		return -1;
 	b.policy = (struct retry_policy){3, 500, 5000, 30000, 0};
-	b.rng = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	b.rng = clock_seed();
 	pace_init(&b.pace, 0, 0);
 	snprintf(job.url, sizeof(job.url), "%s", url);
 	job.body = json;
