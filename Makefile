@@ -25,6 +25,8 @@ SANDBOX_SRC := $(sort $(wildcard cmd/dots-sandbox/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+.SECONDARY:
+
 .PHONY: all deps test check unit e2e asan demo lint fuzz bench install uninstall clean format
 
 all: $(BUILD)/dots-import $(BUILD)/dots-sandbox

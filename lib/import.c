@@ -311,12 +311,12 @@ static int pass1(struct run *r, size_t *invalid)
 		free(keys);
 		return -1;
 	}
-	qsort(keys, nkeys, sizeof(*keys), cmp_u64);
+	if (nkeys) /* qsort(NULL, 0) is undefined */
+		qsort(keys, nkeys, sizeof(*keys), cmp_u64);
 	for (size_t i = 1; i < nkeys; i++) {
 		if (keys[i] != keys[i - 1] ||
 		    (r->ndups && r->dups[r->ndups - 1].key == keys[i]))
 			continue;
-		/* reuse the key array's front as the dup table (it is behind i) */
 		struct dup *p = realloc(r->dups, (r->ndups + 1) * sizeof(*p));
 		if (!p) {
 			free(keys);

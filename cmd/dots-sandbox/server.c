@@ -305,7 +305,7 @@ static json_t *server_stats_doc(struct server *s)
 	json_object_set_new(o, "faults", f);
 	for (k = 0; k < SERVER_STATUS_MAX; k++) {
 		unsigned long n = server_load(&s->status[k]);
-		char key[8];
+		char key[16];
 
 		if (n) {
 			snprintf(key, sizeof(key), "%d", k);

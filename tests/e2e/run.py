@@ -240,22 +240,65 @@ def case_502_plain_http_refused(d):
 
 
 def case_503_secrets_never_printed(d):
+    """Every command at -v -v through success, rejections, 401, a config
+    error and a sandbox that dies mid-run: neither credential may appear in
+    any output or file (results, rejects, summary, metrics, log, ledger)."""
     inp = os.path.join(d, "users.csv")
-    write_users(inp, 10, extra_rows=[["bad", "1", "1", "A", "B"]])
+    write_users(inp, 300, extra_rows=[["bad", "1", "1", "A", "B"]])
     cfg = os.path.join(d, "bad.yaml")
     with open(cfg, "w") as f:
-        f.write("api:\n  client_id: 42\n  bogus: 1\n")
+        f.write("api:\n  client_id: %s\n  bogus: 1\n  api_key: %s\n" % (CLIENT_ID, API_KEY))
+    state = os.path.join(d, "s.db")
+    outs = []
+
+    def files(tag):
+        return ["--summary-json", os.path.join(d, tag + ".json"), "--metrics-file",
+                os.path.join(d, tag + ".prom"), "--log-file", os.path.join(d, tag + ".log"),
+                "--log-format", "json" if tag.endswith("j") else "text"]
+
     with Sandbox() as sb:
-        outs = []
-        for args in (["-v", "-v", "--base-url", sb.url, "--state", os.path.join(d, "s.db"), inp],
-                     ["-v", "-c", cfg, "--base-url", sb.url, inp],
-                     ["-v", "--base-url", sb.url.replace("/api", "/nope"), "--no-state", inp]):
+        runs = [
+            ["-v", "-v", "--base-url", sb.url, "--state", state, "--no-verification",
+             "--rejects", os.path.join(d, "rej.csv")] + files("ok") + [inp],
+            ["-v", "-v", "send-verification", "--base-url", sb.url, "--state", state,
+             "-o", os.path.join(d, "sent.csv")] + files("sendj"),
+            ["-v", "-c", cfg, "--base-url", sb.url, inp],
+            ["-v", "-v", "--base-url", sb.url.replace("/api", "/nope"), "--no-state",
+             "-o", os.path.join(d, "404.csv")] + files("nf") + [inp],
+        ]
+        for args in runs:
             p = run_import(args)
             outs += [p.stdout, p.stderr]
-        for fn in os.listdir(d):
-            with open(os.path.join(d, fn), "rb") as f:
-                outs.append(f.read().decode("latin-1"))
-        assert_no_secrets(*outs)
+        users = sb.users()
+        tok = os.path.join(d, "tokens.csv")
+        with open(tok, "w") as f:
+            f.write("user_id,token\n%s,123456\n" % users[0]["id"])
+        p = run_import(["-v", "-v", "verify", "--base-url", sb.url, tok] + files("verj"))
+        outs += [p.stdout, p.stderr]
+        p = run_import(["-v", "-v", "--base-url", sb.url, "--no-state", "-o", os.path.join(d, "401.csv")] +
+                       files("unauth") + [inp], env={"DOTS_API_KEY": "x" + API_KEY})
+        check(p.returncode == 3, "401 run exit %d" % p.returncode)
+        outs += [p.stdout, p.stderr]
+    # a sandbox that dies in the middle of a run
+    with Sandbox(["--latency-ms", "20"]) as sb:
+        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
+        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "-v", "-v", "--base-url", sb.url,
+                                 "--state", os.path.join(d, "crash.db"), "--max-attempts", "2",
+                                 "-o", os.path.join(d, "crash.csv")] + files("crashj") + [inp],
+                                env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        sb.proc.kill()
+        out, err = proc.communicate(timeout=120)
+        outs += [out, err]
+    n = 0
+    for fn in os.listdir(d):
+        if fn == "bad.yaml":
+            continue
+        with open(os.path.join(d, fn), "rb") as f:
+            outs.append(f.read().decode("latin-1"))
+            n += 1
+    check(n >= 20, "files checked: %d" % n)
+    assert_no_secrets(*outs)
 
 
 
