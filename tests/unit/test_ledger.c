@@ -22,6 +22,8 @@
 
 #include "ledger.h"
 
+#include "testutil.h"
+
 #include "banned.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -29,46 +31,14 @@
 #define BASE "https://api.dots.example"
 #define CLIENT "client-Zq8rT3secret-Id"
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_ledger.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
-	*state = f;
-	return 0;
+	return fixture_setup(state, "test_ledger", "state.db");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	DIR *d = opendir(f->dir);
-	struct dirent *de;
-	char p[512];
-
-	if (d) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
+	return fixture_teardown(state);
 }
 
 static struct ledger *must_open(const char *path, const char *base,

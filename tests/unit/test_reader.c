@@ -21,39 +21,20 @@
 
 #include "reader.h"
 
+#include "testutil.h"
+
 #include "banned.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_reader.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/in.csv", f->dir);
-	*state = f;
-	return 0;
+	return fixture_setup(state, "test_reader", "in.csv");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
-	return 0;
+	return fixture_teardown(state);
 }
 
 static void write_file(const char *path, const void *data, size_t len)

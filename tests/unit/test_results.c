@@ -21,54 +21,20 @@
 
 #include "results.h"
 
+#include "testutil.h"
+
 #include "banned.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_results.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/out.csv", f->dir);
-	*state = f;
-	return 0;
+	return fixture_setup(state, "test_results", "out.csv");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	DIR *d;
-	struct dirent *de;
-	char p[512];
-
-	chmod(f->dir, 0700);
-	d = opendir(f->dir);
-	if (d) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
-			chmod(p, 0700);
-			unlink(p);
-			rmdir(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
+	return fixture_teardown(state);
 }
 
 /* Number of entries in dir other than . and .. */
