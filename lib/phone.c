@@ -363,11 +363,14 @@ int phone_split(const char *in, const char *default_cc, char cc[4],
 		intl = true;
 		prefix = s[0] == '+' ? "+" : "00";
 		len = strlen(prefix);
-		if (n == len)
-			return err_set(err, "phone: no digits after '%s'",
-				       prefix);
 		s += len;
 		n -= len;
+		/* "+\r\r8": blanks after the prefix would otherwise be
+		 * quoted in the message below, a CR breaking its line */
+		trim(&s, &n);
+		if (n == 0)
+			return err_set(err, "phone: no digits after '%s'",
+				       prefix);
 	} else if (default_cc && *default_cc) {
 		intl = false;
 		if (parse_cc(default_cc, code, err) < 0)
