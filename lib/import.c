@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "dupset.h"
 #include "http.h"
 #include "ledger.h"
 #include "outcome.h"
@@ -35,6 +36,8 @@
 #define STOP_GRACE_MS 10000       /* in-flight requests may finish in this */
 #define MAX_RETRY_AFTER_MS 300000 /* a Retry-After longer than this is cut */
 #define URL_MAX 512
+#define LEDGER_COMMIT_MS 500      /* outcomes become durable at least this often */
+#define SEND_GATHER_MS 20         /* a send waits at most this long for company */
 
 enum stage { STAGE_IDLE, STAGE_CREATE, STAGE_SEND, STAGE_DONE };
 
@@ -59,12 +62,6 @@ struct slot {
 	char error[ERROR_MAX + 1];
 };
 
-/* Keys seen more than once in the file, with the first row that has it. */
-struct dup {
-	uint64_t key;
-	size_t first_row;
-};
-
 struct run {
 	const struct import_opts *o;
 	const struct config *cfg;
@@ -76,8 +73,7 @@ struct run {
 	struct user_rules rules;
 	bool eof;
 
-	struct dup *dups;
-	size_t ndups;
+	struct dupset dups; /* phones that occur more than once */
 
 	struct results *out;
 	struct ledger *led;
@@ -90,8 +86,10 @@ struct run {
 
 	size_t *fresh;     /* FIFO of new creates (slot indexes) */
 	size_t fresh_head, fresh_n;
-	size_t *prio;      /* FIFO of due sends and retries */
+	size_t *prio;      /* FIFO of due retries */
 	size_t prio_head, prio_n;
+	size_t *sendq;     /* FIFO of first send attempts (need an intent) */
+	size_t sendq_head, sendq_n;
 	size_t *delayed;   /* min-heap on ready_at_ms */
 	size_t ndelayed;
 
@@ -99,6 +97,7 @@ struct run {
 	uint64_t rng;
 	int64_t start_ms;
 	struct pace pace;  /* rate limit, 429 pause, circuit breaker */
+	int64_t committed_ms; /* last ledger commit */
 	int64_t last_progress_ms;
 	size_t api_failures;
 	bool stopping, aborting;
@@ -230,17 +229,6 @@ static void set_error(struct slot *s, const char *fmt, ...)
 
 /* ---- pass 1: validate everything, find duplicates --------------------- */
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_dup(const void *a, const void *b)
-{
-	return cmp_u64(&((const struct dup *)a)->key, &((const struct dup *)b)->key);
-}
-
 /* Fills a user_input from a row using the column map. */
 static void row_input(const struct run *r, const struct reader_row *row,
 		      struct user_input *in)
@@ -278,8 +266,6 @@ static int pass1(struct run *r, size_t *invalid)
 	struct reader_row row;
 	struct user u;
 	struct err e;
-	uint64_t *keys = NULL;
-	size_t nkeys = 0, cap = 0;
 	int rc;
 
 	*invalid = 0;
@@ -294,50 +280,12 @@ static int pass1(struct run *r, size_t *invalid)
 		if (!in_shard(r, row.row, &u))
 			continue;
 		r->st->total++;
-		if (nkeys == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			uint64_t *p = realloc(keys, ncap * sizeof(*p));
-
-			if (!p) {
-				free(keys);
-				return err_set(r->err, "out of memory");
-			}
-			keys = p;
-			cap = ncap;
-		}
-		keys[nkeys++] = user_phone_key(&u);
+		if (dupset_add(&r->dups, user_phone_key(&u), r->err) < 0)
+			return -1;
 	}
-	if (rc < 0) {
-		free(keys);
+	if (rc < 0)
 		return -1;
-	}
-	if (nkeys) /* qsort(NULL, 0) is undefined */
-		qsort(keys, nkeys, sizeof(*keys), cmp_u64);
-	for (size_t i = 1; i < nkeys; i++) {
-		if (keys[i] != keys[i - 1] ||
-		    (r->ndups && r->dups[r->ndups - 1].key == keys[i]))
-			continue;
-		struct dup *p = realloc(r->dups, (r->ndups + 1) * sizeof(*p));
-		if (!p) {
-			free(keys);
-			return err_set(r->err, "out of memory");
-		}
-		r->dups = p;
-		r->dups[r->ndups].key = keys[i];
-		r->dups[r->ndups].first_row = 0;
-		r->ndups++;
-	}
-	free(keys);
-	return 0;
-}
-
-static struct dup *find_dup(struct run *r, uint64_t key)
-{
-	struct dup k = {key, 0};
-
-	if (!r->ndups)
-		return NULL;
-	return bsearch(&k, r->dups, r->ndups, sizeof(k), cmp_dup);
+	return dupset_seal(&r->dups, r->err);
 }
 
 /* ---- queues ----------------------------------------------------------- */
@@ -427,7 +375,8 @@ static void queue_send(struct run *r, size_t idx)
 		s->stage = STAGE_DONE;
 		return;
 	}
-	fifo_push(r->prio, r->win_cap, &r->prio_head, &r->prio_n, idx);
+	s->ready_at_ms = clock_ms(r); /* when it started waiting */
+	fifo_push(r->sendq, r->win_cap, &r->sendq_head, &r->sendq_n, idx);
 }
 
 /*
@@ -486,7 +435,7 @@ static int admit_row(struct run *r)
 	struct user u;
 	struct err e;
 	struct slot *s;
-	size_t idx;
+	size_t idx, first = 0;
 	bool valid;
 	int rc;
 
@@ -533,21 +482,22 @@ static int admit_row(struct run *r)
 	memcpy(s->phone_number, u.phone_number, sizeof(s->phone_number));
 	s->key = user_phone_key(&u);
 
-	struct dup *d = find_dup(r, s->key);
-	if (d && d->first_row) {
-		set_error(s, "duplicate of row %zu (same country_code and phone_number)",
-			  d->first_row);
+	rc = dupset_check(&r->dups, s->key, s->row, &first, r->err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		set_error(s, "duplicate of row %zu (same country_code and phone_number)", first);
 		slot_finish(r, s, ROW_DUPLICATE);
 		return 1;
 	}
-	if (d)
-		d->first_row = s->row;
 
 	if (r->o->dry_run) {
 		slot_finish(r, s, ROW_VALID);
 		return 1;
 	}
-	if (r->led) {
+	/* a new ledger cannot know this phone: pass 1 already made every
+	 * phone of the file unique */
+	if (r->led && ledger_users_at_open(r->led) > 0) {
 		struct ledger_user lu;
 
 		rc = ledger_find(r->led, s->key, &lu, r->err);
@@ -796,11 +746,34 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 
 /* ---- starting requests ------------------------------------------------ */
 
-/* Next job to start: due sends and retries first, then new creates. */
-static int next_job(struct run *r, size_t *idx)
+/*
+ * Whether the waiting sends should go now. Each group of sends costs one
+ * ledger fsync (their intents), so with a ledger they gather while creates
+ * keep the connections busy: until half the concurrency is waiting, the
+ * oldest has waited SEND_GATHER_MS, or there is nothing else to start.
+ */
+static bool sends_due(const struct run *r, int64_t now)
+{
+	size_t group = (size_t)r->cfg->concurrency / 2;
+
+	if (!r->sendq_n)
+		return false;
+	if (!r->led || r->sendq_n >= (group ? group : 1) || !r->fresh_n)
+		return true;
+	return now - r->win[r->sendq[r->sendq_head]].ready_at_ms >= SEND_GATHER_MS;
+}
+
+/* Next job to start: due retries, then gathered sends, then new creates. */
+static int next_job(struct run *r, int64_t now, bool *sends_go, size_t *idx)
 {
 	if (r->prio_n) {
 		*idx = fifo_pop(r->prio, r->win_cap, &r->prio_head, &r->prio_n);
+		return 1;
+	}
+	if (!*sends_go)
+		*sends_go = sends_due(r, now);
+	if (*sends_go && r->sendq_n) {
+		*idx = fifo_pop(r->sendq, r->win_cap, &r->sendq_head, &r->sendq_n);
 		return 1;
 	}
 	if (r->fresh_n) {
@@ -810,10 +783,26 @@ static int next_job(struct run *r, size_t *idx)
 	return 0;
 }
 
+/*
+ * Makes the ledger's open group durable (one fsync). Only send intents must
+ * be durable before their request leaves; everything else (created users,
+ * send outcomes) rides along with the next intent commit or the periodic
+ * one, because losing it in a crash is safe: a create is idempotent by
+ * phone, and a send whose outcome was lost is treated as in doubt.
+ */
+static int commit_ledger(struct run *r, int64_t now)
+{
+	if (ledger_commit(r->led, r->err) < 0 || ledger_begin(r->led, r->err) < 0)
+		return -1;
+	r->committed_ms = now;
+	return 0;
+}
+
 static int start_requests(struct run *r, int64_t now)
 {
 	size_t batch[256];
 	int nb = 0, want;
+	bool intents = false, sends_go = false;
 	struct err e;
 
 	while (r->ndelayed && r->win[r->delayed[0]].ready_at_ms <= now)
@@ -821,17 +810,23 @@ static int start_requests(struct run *r, int64_t now)
 	if (r->stopping || r->aborting)
 		return 0;
 	want = http_free_slots(r->http);
-	while (nb < want && (r->prio_n || r->fresh_n) && pace_take(&r->pace, now)) {
+	while (nb < want && (r->prio_n || r->fresh_n || sends_due(r, now)) &&
+	       pace_take(&r->pace, now)) {
 		size_t idx = 0;
 
-		next_job(r, &idx);
+		if (!next_job(r, now, &sends_go, &idx))
+			break;
 		batch[nb++] = idx;
-		/* the send intent is durable before the request leaves */
-		if (r->win[idx].stage == STAGE_SEND && r->led &&
-		    ledger_set_verif(r->led, r->win[idx].key, LEDGER_VERIF_INTENT, r->err) < 0)
-			return -1;
+		/* the send intent is durable before the request leaves (a retried
+		 * send already has one) */
+		if (r->win[idx].stage == STAGE_SEND && r->win[idx].kind_attempts == 0 && r->led) {
+			if (ledger_set_verif(r->led, r->win[idx].key, LEDGER_VERIF_INTENT,
+					     r->err) < 0)
+				return -1;
+			intents = true;
+		}
 	}
-	if (nb && r->led && ledger_commit(r->led, r->err) < 0)
+	if (intents && commit_ledger(r, now) < 0)
 		return -1;
 	for (int i = 0; i < nb; i++) {
 		struct slot *s = &r->win[batch[i]];
@@ -863,8 +858,12 @@ static int wait_ms(struct run *r, int64_t now)
 		if (d < t)
 			t = d;
 	}
-	if ((r->prio_n || r->fresh_n) && http_free_slots(r->http) > 0) {
+	if ((r->prio_n || r->fresh_n || sends_due(r, now)) && http_free_slots(r->http) > 0) {
 		int64_t d = pace_wait_ms(&r->pace, now);
+		if (d < t)
+			t = d;
+	} else if (r->sendq_n) {
+		int64_t d = r->win[r->sendq[r->sendq_head]].ready_at_ms + SEND_GATHER_MS - now;
 		if (d < t)
 			t = d;
 	}
@@ -934,8 +933,9 @@ static int setup(struct run *r, size_t *invalid)
 	r->win = calloc(r->win_cap, sizeof(*r->win));
 	r->fresh = calloc(r->win_cap, sizeof(size_t));
 	r->prio = calloc(r->win_cap, sizeof(size_t));
+	r->sendq = calloc(r->win_cap, sizeof(size_t));
 	r->delayed = calloc(r->win_cap, sizeof(size_t));
-	if (!r->win || !r->fresh || !r->prio || !r->delayed)
+	if (!r->win || !r->fresh || !r->prio || !r->sendq || !r->delayed)
 		return err_set(r->err, "out of memory");
 	return 0;
 }
@@ -955,8 +955,6 @@ static int loop(struct run *r)
 		}
 		if (r->stopping && now >= r->stop_deadline_ms)
 			break;
-		if (r->led && ledger_begin(r->led, r->err) < 0)
-			return -1;
 		while (!r->eof && r->tail - r->head < r->win_cap &&
 		       (r->fresh_n < (size_t)r->cfg->concurrency * 4 || !r->http)) {
 			int rc = admit_row(r);
@@ -967,13 +965,13 @@ static int loop(struct run *r)
 		}
 		if (r->http && start_requests(r, now) < 0)
 			return -1;
-		if (r->led && ledger_commit(r->led, r->err) < 0)
+		if (r->led && now - r->committed_ms >= LEDGER_COMMIT_MS && commit_ledger(r, now) < 0)
 			return -1;
 		if (flush_window(r) < 0)
 			return -1;
 		report_progress(r, now, false);
 		if (!r->http || http_in_flight(r->http) == 0) {
-			bool idle = !r->prio_n && !r->fresh_n && !r->ndelayed;
+			bool idle = !r->prio_n && !r->fresh_n && !r->sendq_n && !r->ndelayed;
 			if ((r->eof && r->head == r->tail && idle) || r->stopping ||
 			    r->aborting)
 				break;
@@ -983,13 +981,9 @@ static int loop(struct run *r)
 		if (http_poll(r->http, wait_ms(r, now), r->err) < 0)
 			return -1;
 		now = clock_ms(r);
-		if (r->led && ledger_begin(r->led, r->err) < 0)
-			return -1;
 		while (http_next_result(r->http, &res))
 			if (handle_result(r, &res, now) < 0)
 				return -1;
-		if (r->led && ledger_commit(r->led, r->err) < 0)
-			return -1;
 	}
 	return 0;
 }
@@ -1060,8 +1054,9 @@ static void teardown(struct run *r)
 	free(r->win);
 	free(r->fresh);
 	free(r->prio);
+	free(r->sendq);
 	free(r->delayed);
-	free(r->dups);
+	dupset_release(&r->dups);
 	http_free(r->http);
 	ledger_close(r->led);
 	results_free(r->out);
@@ -1095,7 +1090,9 @@ enum import_result import_run(const struct import_opts *o,
 		teardown(&r);
 		return IMPORT_INPUT_ERROR;
 	}
-	if (loop(&r) < 0 || drain(&r) < 0 || results_commit(r.out, err) < 0) {
+	r.committed_ms = r.start_ms;
+	if ((r.led && ledger_begin(r.led, err) < 0) || loop(&r) < 0 || drain(&r) < 0 ||
+	    (r.led && ledger_commit(r.led, err) < 0) || results_commit(r.out, err) < 0) {
 		/* an output failure mid-run: what was durable stays durable */
 		teardown(&r);
 		st->elapsed_s = (double)(clock_ms(&r) - r.start_ms) / 1000.0;

@@ -29,6 +29,7 @@ struct ledger {
 	char *path;
 	bool group;  /* ledger_begin called: writes join one transaction */
 	bool in_txn; /* a transaction is open */
+	long long users_at_open;
 	sqlite3_stmt *find, *put, *set_verif, *each;
 };
 
@@ -222,6 +223,23 @@ static int prepare(struct ledger *l, struct err *err)
 	return 0;
 }
 
+static int count_users(struct ledger *l, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT count(*) FROM users", -1, &st, NULL) != SQLITE_OK)
+		return db_error(l, err, "cannot read");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		l->users_at_open = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		db_error(l, err, "cannot read");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int ledger_open(struct ledger **out, const char *path, const char *base_url,
 		const char *client_id, struct err *err)
 {
@@ -259,15 +277,20 @@ int ledger_open(struct ledger **out, const char *path, const char *base_url,
 	if (check_existing(l, err) < 0)
 		goto fail;
 	/* the first statements also detect a file that is not a database */
-	if (exec(l, "PRAGMA journal_mode=WAL", err) < 0 ||
+	/* The flock already makes this process the only user: keep SQLite's
+	 * own locks for the whole session instead of taking them per
+	 * transaction (no fcntl storm, and the WAL index lives in memory). */
+	if (exec(l, "PRAGMA locking_mode=EXCLUSIVE", err) < 0 ||
+	    exec(l, "PRAGMA journal_mode=WAL", err) < 0 ||
 	    exec(l, "PRAGMA synchronous=FULL", err) < 0 ||
+	    exec(l, "PRAGMA cache_size=-8192", err) < 0 ||
 	    exec(l, "PRAGMA foreign_keys=OFF", err) < 0) {
 		err_set(err, "ledger '%s' is not a dots-import ledger or is corrupt: %s",
 			path, sqlite3_errmsg(l->db));
 		goto fail;
 	}
 	if (exec(l, schema, err) < 0 || prepare(l, err) < 0 ||
-	    bind_ledger(l, base_url, client_id, err) < 0)
+	    bind_ledger(l, base_url, client_id, err) < 0 || count_users(l, err) < 0)
 		goto fail;
 	*out = l;
 	return 0;
@@ -276,6 +299,11 @@ oom:
 fail:
 	ledger_close(l);
 	return -1;
+}
+
+long long ledger_users_at_open(const struct ledger *l)
+{
+	return l->users_at_open;
 }
 
 static int ensure_txn(struct ledger *l, struct err *err)

@@ -43,6 +43,10 @@ struct ledger;
 int ledger_open(struct ledger **out, const char *path, const char *base_url,
 		const char *client_id, struct err *err);
 
+/* Users in the ledger when it was opened (0 for a new ledger: a first
+ * import need not look each row up). */
+long long ledger_users_at_open(const struct ledger *l);
+
 /* Looks up a user by phone key: 1 found (*u filled), 0 absent, -1 error. */
 int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 		struct err *err);
