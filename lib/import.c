@@ -48,6 +48,8 @@ struct slot {
 	enum verif_status verif;
 	enum stage stage;
 	int in_flight;
+	bool unrecorded;   /* created, not yet in the ledger (its send is about
+			    * to write it with the intent, saving a statement) */
 	int attempts;      /* all HTTP attempts for this row */
 	int kind_attempts; /* attempts of the current request */
 	long http_status;
@@ -595,6 +597,16 @@ static void describe_failure(struct slot *s, enum outcome o,
 	outcome_describe(&in, prefix, s->error, sizeof(s->error));
 }
 
+/* Writes a created user to the ledger with verification state v. */
+static int record(struct run *r, struct slot *s, enum ledger_verif v)
+{
+	s->unrecorded = false;
+	if (!r->led)
+		return 0;
+	return ledger_put(r->led, s->key, s->country_code, s->phone_number, s->user_id, v,
+			  r->err);
+}
+
 /* A create succeeded: record the user, then its verification send. */
 static int created(struct run *r, size_t idx)
 {
@@ -604,17 +616,20 @@ static int created(struct run *r, size_t idx)
 	s->status = ROW_CREATED;
 	free(s->body);
 	s->body = NULL;
-	if (r->led && ledger_put(r->led, s->key, s->country_code, s->phone_number,
-				 s->user_id, send ? LEDGER_VERIF_NONE : LEDGER_VERIF_OFF,
-				 r->err) < 0)
+	if (send && !r->aborting && !r->stopping) {
+		/* recorded together with its send intent, moments from now; a
+		 * crash before that only means the create is repeated, and the
+		 * API answers a repeated create with the same user */
+		s->unrecorded = r->led != NULL;
+		queue_send(r, idx);
+		return 0;
+	}
+	if (record(r, s, send ? LEDGER_VERIF_NONE : LEDGER_VERIF_OFF) < 0)
 		return -1;
 	if (!send) {
 		s->verif = VERIF_OFF;
-	} else if (r->aborting || r->stopping) {
-		set_error(s, "verification: not sent (run stopped)");
 	} else {
-		queue_send(r, idx);
-		return 0;
+		set_error(s, "verification: not sent (run stopped)");
 	}
 	slot_finish(r, s, ROW_CREATED);
 	return 0;
@@ -820,8 +835,11 @@ static int start_requests(struct run *r, int64_t now)
 		/* the send intent is durable before the request leaves (a retried
 		 * send already has one) */
 		if (r->win[idx].stage == STAGE_SEND && r->win[idx].kind_attempts == 0 && r->led) {
-			if (ledger_set_verif(r->led, r->win[idx].key, LEDGER_VERIF_INTENT,
-					     r->err) < 0)
+			struct slot *sl = &r->win[idx];
+
+			if (sl->unrecorded ? record(r, sl, LEDGER_VERIF_INTENT) < 0
+					   : ledger_set_verif(r->led, sl->key, LEDGER_VERIF_INTENT,
+							      r->err) < 0)
 				return -1;
 			intents = true;
 		}
@@ -1006,6 +1024,8 @@ static int drain(struct run *r)
 					return -1;
 			} else {
 				set_error(s, "verification: not sent (run stopped)");
+				if (s->unrecorded && record(r, s, LEDGER_VERIF_NONE) < 0)
+					return -1;
 			}
 			slot_finish(r, s, s->status);
 		} else {
