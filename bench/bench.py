@@ -443,6 +443,31 @@ def bench2_5(tmp):
                         nostate[best].user, nostate[best].sys, nostate[best].nvcsw))
 
 
+def bench5b(tmp):
+    """Ledger cost where imports really spend their time: waiting on the API.
+    5000 users with verification, sandbox latency 20 ms, concurrency 32."""
+    n, conc, lat = 5000, 32, 20
+    csv = os.path.join(tmp, "b5b.csv")
+    gen_csv(csv, n)
+    nostate, state = [], []
+    for rep in range(REPS):
+        for mode, out in (("--no-state", nostate), ("--state", state)):
+            db = os.path.join(tmp, "b5b.db")
+            for sfx in ("", "-wal", "-shm"):
+                if os.path.exists(db + sfx):
+                    os.unlink(db + sfx)
+            with Sandbox(tmp, latency_ms=lat) as sb:
+                extra = ["--no-state"] if mode == "--no-state" else ["--state", db]
+                r = importer(sb, csv, os.path.join(tmp, "b5b.out"), extra + ["--concurrency", str(conc)])
+                check(r.rc == 0, "importer (%s) exited %d" % (mode, r.rc))
+                out.append(r)
+        log("5b rep %d: no-state %.2f s, state %.2f s" % (rep + 1, nostate[-1].wall, state[-1].wall))
+    wi = min(r.wall for r in nostate)
+    ws = min(r.wall for r in state)
+    row("5b ledger, latency 20ms", "wall s --state (vs --no-state)", ws, wi, ws / wi,
+        "<= 1.10", ws <= 1.10 * wi, "%.2f")
+
+
 def bench3(tmp):
     """Validation only: --dry-run over a big generated file."""
     n = DRY_ROWS
@@ -652,7 +677,8 @@ def main():
     failed = []
     try:
         build_rusage(tmp)
-        plan = [("1", bench1), ("2", bench2_5), ("3", bench3), ("4", bench4), ("6", bench6)]
+        plan = [("1", bench1), ("2", bench2_5), ("5b", bench5b), ("3", bench3), ("4", bench4),
+                ("6", bench6)]
         for key, fn in plan:
             if ONLY and key not in ONLY and not (key == "2" and "5" in ONLY):
                 continue

@@ -741,8 +741,8 @@ static enum MHD_Result server_park(struct server_req *r, long delay_ms)
 			  ? delayq_now_ns() +
 				(uint64_t)s->cfg.hang_ms * 1000000ULL
 			  : DELAYQ_NEVER;
-	else if (delay_ms > 0)
-		due = delayq_now_ns() + (uint64_t)delay_ms * 1000000ULL;
+	else if (delay_ms > 0) /* counted from the request's arrival */
+		due = r->arrival_ns + (uint64_t)delay_ms * 1000000ULL;
 	else
 		return server_finish(r);
 	r->parked = 1;
