@@ -77,7 +77,8 @@ asan: deps
 lint:
 	@sh scripts/lint.sh
 
-fuzz: deps
+fuzz:
+	@DOTS_EXTRA_PKGS="clang libclang-rt-14-dev" sh scripts/deps.sh
 	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 bench: deps
