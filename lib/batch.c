@@ -56,16 +56,9 @@ static void handle(struct batch *b, struct batch_job *j,
 			 "HTTP %ld: the API refused the credentials", res->status);
 	}
 	if (d.verdict != RETRY_DONE) {
-		info = (struct outcome_info){
-			.outcome = o,
-			.transport = res->transport,
-			.status = res->status,
-			.body = res->body,
-			.body_len = res->body_len,
-			.detail = res->detail,
-			.attempts = j->attempts,
-			.exhausted = d.verdict == RETRY_FAIL && o != OUTCOME_REJECTED,
-		};
+		http_outcome_info(res, o, &info);
+		info.attempts = j->attempts;
+		info.exhausted = d.verdict == RETRY_FAIL && o != OUTCOME_REJECTED;
 		outcome_describe(&info, "", j->error, sizeof(j->error));
 	}
 	finish(j, d.verdict);

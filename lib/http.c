@@ -318,6 +318,18 @@ int http_next_result(struct http *h, struct http_result *res)
 	return 1;
 }
 
+void http_outcome_info(const struct http_result *res, enum outcome o,
+		       struct outcome_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->outcome = o;
+	info->transport = res->transport;
+	info->status = res->status;
+	info->body = res->body;
+	info->body_len = res->body_len;
+	info->detail = res->detail;
+}
+
 void http_free(struct http *h)
 {
 	if (!h)

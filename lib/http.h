@@ -83,6 +83,11 @@ void http_wakeup(struct http *h);
 /* Takes the next finished request. Returns 1 with *res filled, 0 when none. */
 int http_next_result(struct http *h, struct http_result *res);
 
+/* Fills the transport part of an outcome_info from a result (attempts,
+ * exhausted and why stay zero for the caller to set). */
+void http_outcome_info(const struct http_result *res, enum outcome o,
+		       struct outcome_info *info);
+
 /* Aborts every transfer and frees everything. NULL is a no-op. */
 void http_free(struct http *h);
 

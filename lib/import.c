@@ -231,26 +231,6 @@ static void set_error(struct slot *s, const char *fmt, ...)
 
 /* ---- pass 1: validate everything, find duplicates --------------------- */
 
-/* Fills a user_input from a row using the column map. */
-static void row_input(const struct run *r, const struct reader_row *row,
-		      struct user_input *in)
-{
-	for (int f = 0; f < USER_FIELD_COUNT; f++) {
-		int c = r->col[f];
-
-		if (c >= 0 && (size_t)c < row->nfields) {
-			in->field[f] = row->field[c];
-			in->len[f] = row->len[c];
-		} else if (c >= 0) {
-			in->field[f] = "";
-			in->len[f] = 0;
-		} else {
-			in->field[f] = NULL;
-			in->len[f] = 0;
-		}
-	}
-}
-
 /* Validates a row. Returns 0 (u filled) or -1 with the reason in e. */
 static int row_validate(const struct run *r, const struct reader_row *row,
 			struct user *u, struct err *e)
@@ -259,7 +239,7 @@ static int row_validate(const struct run *r, const struct reader_row *row,
 
 	if (row->problem)
 		return err_set(e, "line %zu: %s", row->line, row->problem);
-	row_input(r, row, &in);
+	reader_user_input(row, r->col, &in);
 	return user_normalise(u, &in, &r->rules, e);
 }
 
@@ -460,7 +440,7 @@ static int admit_row(struct run *r)
 	if (!valid) {
 		struct user_input in;
 
-		row_input(r, &row, &in);
+		reader_user_input(&row, r->col, &in);
 		if (in.field[USER_EMAIL])
 			copy_cell(s->email, sizeof(s->email), in.field[USER_EMAIL],
 				  in.len[USER_EMAIL]);
@@ -582,18 +562,12 @@ static void describe_failure(struct slot *s, enum outcome o,
 			     const struct http_result *res, const char *why,
 			     bool exhausted, const char *prefix)
 {
-	struct outcome_info in = {
-		.outcome = o,
-		.transport = res->transport,
-		.status = res->status,
-		.body = res->body,
-		.body_len = res->body_len,
-		.detail = res->detail,
-		.why = why,
-		.attempts = s->kind_attempts,
-		.exhausted = exhausted,
-	};
+	struct outcome_info in;
 
+	http_outcome_info(res, o, &in);
+	in.why = why;
+	in.attempts = s->kind_attempts;
+	in.exhausted = exhausted;
 	outcome_describe(&in, prefix, s->error, sizeof(s->error));
 }
 

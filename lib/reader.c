@@ -366,6 +366,17 @@ static bool header_matches(const char *cell, const char *name)
 	return strlen(name) == n && strncasecmp(cell, name, n) == 0;
 }
 
+void reader_user_input(const struct reader_row *row, const int col[USER_FIELD_COUNT],
+		       struct user_input *in)
+{
+	for (int f = 0; f < USER_FIELD_COUNT; f++) {
+		int c = col[f];
+
+		in->field[f] = c < 0 ? NULL : (size_t)c < row->nfields ? row->field[c] : "";
+		in->len[f] = c >= 0 && (size_t)c < row->nfields ? row->len[c] : 0;
+	}
+}
+
 int reader_find_column(const struct reader *r, const char *name)
 {
 	for (size_t i = 0; i < r->header_n; i++)

@@ -65,6 +65,14 @@ int reader_map_columns(const struct reader *r, const char *const names[USER_FIEL
 int reader_find_column(const struct reader *r, const char *name);
 
 /*
+ * The user-field view of a row: field f is the cell of column col[f]
+ * (from reader_map_columns), "" when the row is too short for it, NULL
+ * when the file has no such column. Cells stay borrowed from the row.
+ */
+void reader_user_input(const struct reader_row *row, const int col[USER_FIELD_COUNT],
+		       struct user_input *in);
+
+/*
  * Reads the next data record. Returns 1 with *row filled, 0 at end of file,
  * or -1 with err set on an I/O error (file-level: the run must stop).
  * Malformed records are returned with row->problem set, never as -1.

@@ -21,26 +21,6 @@
 
 static size_t first_lines[MAX_ROWS];
 
-/* The importer's row_input(): mapped column → cell, short row → "". */
-static void row_input(const int col[USER_FIELD_COUNT],
-		      const struct reader_row *row, struct user_input *in)
-{
-	for (int f = 0; f < USER_FIELD_COUNT; f++) {
-		int c = col[f];
-
-		if (c >= 0 && (size_t)c < row->nfields) {
-			in->field[f] = row->field[c];
-			in->len[f] = row->len[c];
-		} else if (c >= 0) {
-			in->field[f] = "";
-			in->len[f] = 0;
-		} else {
-			in->field[f] = NULL;
-			in->len[f] = 0;
-		}
-	}
-}
-
 /* "'=x": a value that user_normalise would defuse once more. Only one "'"
  * is dropped (user.h), so a cell "'\r'=x" gives "'=x", which as input
  * gives "=x": by design, not a finding. */
@@ -98,7 +78,7 @@ static void validate(const int col[USER_FIELD_COUNT],
 	char *body;
 	size_t len = 0;
 
-	row_input(col, row, &in);
+	reader_user_input(row, col, &in);
 	err_init(&e);
 	if (user_normalise(&u, &in, &rules, &e) != 0) {
 		FUZZ_CHECK(e.msg[0] != '\0');
