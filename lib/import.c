@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "dupset.h"
 #include "http.h"
+#include "jobq.h"
 #include "ledger.h"
 #include "outcome.h"
 #include "pace.h"
@@ -86,14 +87,10 @@ struct run {
 	size_t win_cap;
 	size_t head, tail; /* sequence numbers, slot = seq % win_cap */
 
-	size_t *fresh;     /* FIFO of new creates (slot indexes) */
-	size_t fresh_head, fresh_n;
-	size_t *prio;      /* FIFO of due retries */
-	size_t prio_head, prio_n;
-	size_t *sendq;     /* FIFO of first send attempts (need an intent) */
-	size_t sendq_head, sendq_n;
-	size_t *delayed;   /* min-heap on ready_at_ms */
-	size_t ndelayed;
+	struct fifo fresh;    /* new creates (slot indexes) */
+	struct fifo prio;     /* retries whose backoff is over */
+	struct fifo sendq;    /* first send attempts (they need an intent) */
+	struct timerq delayed; /* retries waiting for their backoff */
 
 	char create_url[URL_MAX];
 	uint64_t rng;
@@ -272,65 +269,6 @@ static int pass1(struct run *r, size_t *invalid)
 
 /* ---- queues ----------------------------------------------------------- */
 
-static void fifo_push(size_t *q, size_t cap, size_t *head, size_t *n, size_t v)
-{
-	q[(*head + *n) % cap] = v;
-	(*n)++;
-}
-
-static size_t fifo_pop(const size_t *q, size_t cap, size_t *head, size_t *n)
-{
-	size_t v = q[*head];
-
-	*head = (*head + 1) % cap;
-	(*n)--;
-	return v;
-}
-
-static int heap_less(const struct run *r, size_t a, size_t b)
-{
-	return r->win[a].ready_at_ms < r->win[b].ready_at_ms;
-}
-
-static void heap_push(struct run *r, size_t idx)
-{
-	size_t i = r->ndelayed++;
-
-	r->delayed[i] = idx;
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (!heap_less(r, r->delayed[i], r->delayed[parent]))
-			break;
-		size_t t = r->delayed[i];
-		r->delayed[i] = r->delayed[parent];
-		r->delayed[parent] = t;
-		i = parent;
-	}
-}
-
-static size_t heap_pop(struct run *r)
-{
-	size_t top = r->delayed[0], i = 0;
-
-	r->delayed[0] = r->delayed[--r->ndelayed];
-	for (;;) {
-		size_t l = 2 * i + 1, rr = l + 1, m = i;
-
-		if (l < r->ndelayed && heap_less(r, r->delayed[l], r->delayed[m]))
-			m = l;
-		if (rr < r->ndelayed && heap_less(r, r->delayed[rr], r->delayed[m]))
-			m = rr;
-		if (m == i)
-			break;
-		size_t t = r->delayed[i];
-		r->delayed[i] = r->delayed[m];
-		r->delayed[m] = t;
-		i = m;
-	}
-	return top;
-}
-
 /* ---- the window ------------------------------------------------------- */
 
 static void slot_finish(struct run *r, struct slot *s, enum row_status st)
@@ -358,7 +296,7 @@ static void queue_send(struct run *r, size_t idx)
 		return;
 	}
 	s->ready_at_ms = clock_ms(r); /* when it started waiting */
-	fifo_push(r->sendq, r->win_cap, &r->sendq_head, &r->sendq_n, idx);
+	fifo_push(&r->sendq, idx);
 }
 
 /*
@@ -499,7 +437,7 @@ static int admit_row(struct run *r)
 		return 1;
 	}
 	s->stage = STAGE_CREATE;
-	fifo_push(r->fresh, r->win_cap, &r->fresh_head, &r->fresh_n, idx);
+	fifo_push(&r->fresh, idx);
 	return 1;
 }
 
@@ -706,7 +644,7 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 	case RETRY_AGAIN:
 		r->st->retries++;
 		s->ready_at_ms = now + d.delay_ms;
-		heap_push(r, idx);
+		timerq_push(&r->delayed, s->ready_at_ms, idx);
 		return 0;
 	case RETRY_DONE:
 		return kind == REQUEST_CREATE ? created(r, idx) : sent(r, s);
@@ -745,28 +683,28 @@ static bool sends_due(const struct run *r, int64_t now)
 {
 	size_t group = (size_t)r->cfg->concurrency / 2;
 
-	if (!r->sendq_n)
+	if (!r->sendq.n)
 		return false;
-	if (!r->led || r->sendq_n >= (group ? group : 1) || !r->fresh_n)
+	if (!r->led || r->sendq.n >= (group ? group : 1) || !r->fresh.n)
 		return true;
-	return now - r->win[r->sendq[r->sendq_head]].ready_at_ms >= SEND_GATHER_MS;
+	return now - r->win[fifo_peek(&r->sendq)].ready_at_ms >= SEND_GATHER_MS;
 }
 
 /* Next job to start: due retries, then gathered sends, then new creates. */
 static int next_job(struct run *r, int64_t now, bool *sends_go, size_t *idx)
 {
-	if (r->prio_n) {
-		*idx = fifo_pop(r->prio, r->win_cap, &r->prio_head, &r->prio_n);
+	if (r->prio.n) {
+		*idx = fifo_pop(&r->prio);
 		return 1;
 	}
 	if (!*sends_go)
 		*sends_go = sends_due(r, now);
-	if (*sends_go && r->sendq_n) {
-		*idx = fifo_pop(r->sendq, r->win_cap, &r->sendq_head, &r->sendq_n);
+	if (*sends_go && r->sendq.n) {
+		*idx = fifo_pop(&r->sendq);
 		return 1;
 	}
-	if (r->fresh_n) {
-		*idx = fifo_pop(r->fresh, r->win_cap, &r->fresh_head, &r->fresh_n);
+	if (r->fresh.n) {
+		*idx = fifo_pop(&r->fresh);
 		return 1;
 	}
 	return 0;
@@ -794,12 +732,14 @@ static int start_requests(struct run *r, int64_t now)
 	bool intents = false, sends_go = false;
 	struct err e;
 
-	while (r->ndelayed && r->win[r->delayed[0]].ready_at_ms <= now)
-		fifo_push(r->prio, r->win_cap, &r->prio_head, &r->prio_n, heap_pop(r));
+	size_t due;
+
+	while (timerq_pop_due(&r->delayed, now, &due))
+		fifo_push(&r->prio, due);
 	if (r->stopping || r->aborting)
 		return 0;
 	want = http_free_slots(r->http);
-	while (nb < want && (r->prio_n || r->fresh_n || sends_due(r, now)) &&
+	while (nb < want && (r->prio.n || r->fresh.n || sends_due(r, now)) &&
 	       pace_take(&r->pace, now)) {
 		size_t idx = 0;
 
@@ -845,22 +785,19 @@ static int wait_ms(struct run *r, int64_t now)
 {
 	int64_t t = 250;
 
-	if (r->ndelayed) {
-		int64_t d = r->win[r->delayed[0]].ready_at_ms - now;
-		if (d < t)
-			t = d;
-	}
-	if ((r->prio_n || r->fresh_n || sends_due(r, now)) && http_free_slots(r->http) > 0) {
+	if (timerq_next_ms(&r->delayed) - now < t)
+		t = timerq_next_ms(&r->delayed) - now;
+	if ((r->prio.n || r->fresh.n || sends_due(r, now)) && http_free_slots(r->http) > 0) {
 		int64_t d = pace_wait_ms(&r->pace, now);
 		if (d < t)
 			t = d;
-	} else if (r->sendq_n) {
-		int64_t d = r->win[r->sendq[r->sendq_head]].ready_at_ms + SEND_GATHER_MS - now;
+	} else if (r->sendq.n) {
+		int64_t d = r->win[fifo_peek(&r->sendq)].ready_at_ms + SEND_GATHER_MS - now;
 		if (d < t)
 			t = d;
 	}
 	if (!r->eof && r->tail - r->head < r->win_cap &&
-	    r->fresh_n < (size_t)r->cfg->concurrency * 4 && !r->stopping)
+	    r->fresh.n < (size_t)r->cfg->concurrency * 4 && !r->stopping)
 		t = 0;
 	if (r->stopping && r->stop_deadline_ms - now < t)
 		t = r->stop_deadline_ms - now;
@@ -923,11 +860,9 @@ static int setup(struct run *r, size_t *invalid)
 	if (r->win_cap < WINDOW_MIN)
 		r->win_cap = WINDOW_MIN;
 	r->win = calloc(r->win_cap, sizeof(*r->win));
-	r->fresh = calloc(r->win_cap, sizeof(size_t));
-	r->prio = calloc(r->win_cap, sizeof(size_t));
-	r->sendq = calloc(r->win_cap, sizeof(size_t));
-	r->delayed = calloc(r->win_cap, sizeof(size_t));
-	if (!r->win || !r->fresh || !r->prio || !r->sendq || !r->delayed)
+	if (!r->win || fifo_init(&r->fresh, r->win_cap) < 0 ||
+	    fifo_init(&r->prio, r->win_cap) < 0 || fifo_init(&r->sendq, r->win_cap) < 0 ||
+	    timerq_init(&r->delayed, r->win_cap) < 0)
 		return err_set(r->err, "out of memory");
 	return 0;
 }
@@ -948,7 +883,7 @@ static int loop(struct run *r)
 		if (r->stopping && now >= r->stop_deadline_ms)
 			break;
 		while (!r->eof && r->tail - r->head < r->win_cap &&
-		       (r->fresh_n < (size_t)r->cfg->concurrency * 4 || !r->http)) {
+		       (r->fresh.n < (size_t)r->cfg->concurrency * 4 || !r->http)) {
 			int rc = admit_row(r);
 			if (rc < 0)
 				return -1;
@@ -963,7 +898,7 @@ static int loop(struct run *r)
 			return -1;
 		report_progress(r, now, false);
 		if (!r->http || http_in_flight(r->http) == 0) {
-			bool idle = !r->prio_n && !r->fresh_n && !r->sendq_n && !r->ndelayed;
+			bool idle = !r->prio.n && !r->fresh.n && !r->sendq.n && !r->delayed.n;
 			if ((r->eof && r->head == r->tail && idle) || r->stopping ||
 			    r->aborting)
 				break;
@@ -1046,10 +981,10 @@ static void teardown(struct run *r)
 	for (size_t i = 0; r->win && i < r->win_cap; i++)
 		free(r->win[i].body);
 	free(r->win);
-	free(r->fresh);
-	free(r->prio);
-	free(r->sendq);
-	free(r->delayed);
+	fifo_release(&r->fresh);
+	fifo_release(&r->prio);
+	fifo_release(&r->sendq);
+	timerq_release(&r->delayed);
 	dupset_release(&r->dups);
 	http_free(r->http);
 	ledger_close(r->led);
