@@ -771,6 +771,34 @@ def case_302_sigterm_flushes_and_rerun_completes(d):
         check(p.returncode in (0, 1), "rerun exit %d" % p.returncode)
 
 
+def case_309_second_signal_exits_at_once(d):
+    inp = os.path.join(d, "users.csv")
+    state = os.path.join(d, "s.db")
+    write_users(inp, 16)
+    with Sandbox(["--latency-ms", "3000"]) as sb:
+        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
+        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
+                                 "--state", state, "--concurrency", "8", inp],
+                                env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)   # requests in flight may take 10 s ...
+        time.sleep(0.3)
+        t0 = time.time()
+        proc.send_signal(signal.SIGINT)   # ... unless the operator insists
+        proc.communicate(timeout=30)
+        check(proc.returncode == 130, "exit %d" % proc.returncode)
+        check(time.time() - t0 < 2, "second signal exits at once")
+        st = subprocess.run(["sqlite3", state, "PRAGMA integrity_check"], capture_output=True, text=True)
+        check(st.stdout.strip() == "ok", "ledger integrity: %r %r" % (st.stdout, st.stderr))
+        # the ledger is consistent and usable: a rerun finishes the job
+        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", inp])
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        c = summary_counts(rows)
+        check(set(c) <= {"created", "exists"} and sum(c.values()) == 16, "rerun completes: %r" % c)
+        assert_one_user_one_sms(sb, 16)
+        check(p.returncode in (0, 1), "rerun exit %d" % p.returncode)
+
+
 def case_303_crash_loop_sigkill(d):
     inp = os.path.join(d, "users.csv")
     state = os.path.join(d, "s.db")
