@@ -6,8 +6,9 @@
  * window: each valid row becomes a create, then a verification send, and
  * leaves the window - in input order - into the results file. Requests go
  * through the http engine; retries are not-before times on a heap, never a
- * sleep. The ledger records every user and every send intent before the
- * request goes out. No globals: everything lives in struct run.
+ * sleep. The ledger makes every send intent durable before the request
+ * goes out (sends gather briefly so one fsync covers many); users and
+ * outcomes ride along. No globals: everything lives in struct run.
  */
 #include "import.h"
 
@@ -54,7 +55,7 @@ struct slot {
 	int attempts;      /* all HTTP attempts for this row */
 	int kind_attempts; /* attempts of the current request */
 	long http_status;
-	int64_t ready_at_ms;
+	int64_t ready_at_ms; /* retry: not before; queued send: queued at */
 	uint64_t key;
 	char *body;        /* create request body, freed after the create */
 	char user_id[PAYLOAD_ID_MAX + 1];
