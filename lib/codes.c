@@ -31,15 +31,9 @@ static const char *const verify_header[] = {"row", "line", "user_id", "status",
 /* Shared set-up: engine and batch runner from the options. */
 static int start_batch(const struct import_opts *o, struct batch *b, struct err *err)
 {
-	struct http_opts ho = {
-		.username = o->client_id,
-		.password = o->api_key,
-		.app_id = o->app_id,
-		.ca_cert = o->cfg->ca_cert,
-		.connect_timeout_ms = o->cfg->connect_timeout_ms,
-		.request_timeout_ms = o->cfg->request_timeout_ms,
-		.max_in_flight = (int)o->cfg->concurrency,
-	};
+	struct http_opts ho;
+
+	import_http_opts(o, &ho);
 	memset(b, 0, sizeof(*b));
 	if (http_new(&b->http, &ho, err) < 0)
 		return -1;

@@ -194,6 +194,18 @@ double import_latency_ms(const struct import_stats *st, double p)
 	return -1;
 }
 
+void import_http_opts(const struct import_opts *o, struct http_opts *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->username = o->client_id;
+	out->password = o->api_key;
+	out->app_id = o->app_id;
+	out->ca_cert = o->cfg->ca_cert;
+	out->connect_timeout_ms = o->cfg->connect_timeout_ms;
+	out->request_timeout_ms = o->cfg->request_timeout_ms;
+	out->max_in_flight = (int)o->cfg->concurrency;
+}
+
 /* Is this row ours under --shard? Rows without a valid phone go by row number. */
 static bool in_shard(const struct run *r, size_t row, const struct user *u)
 {
@@ -845,15 +857,9 @@ static int setup(struct run *r, size_t *invalid)
 	    ledger_open(&r->led, o->state_path, r->cfg->base_url, o->client_id, r->err) < 0)
 		return -1;
 	if (!o->dry_run) {
-		struct http_opts ho = {
-			.username = o->client_id,
-			.password = o->api_key,
-			.app_id = o->app_id,
-			.ca_cert = r->cfg->ca_cert,
-			.connect_timeout_ms = r->cfg->connect_timeout_ms,
-			.request_timeout_ms = r->cfg->request_timeout_ms,
-			.max_in_flight = (int)r->cfg->concurrency,
-		};
+		struct http_opts ho;
+
+		import_http_opts(o, &ho);
 		if (http_new(&r->http, &ho, r->err) < 0)
 			return -1;
 	}

@@ -111,6 +111,12 @@ struct import_opts {
 	uint64_t seed;              /* jitter randomness; 0 = from time and pid */
 };
 
+struct http_opts;
+
+/* The HTTP engine settings of a run (credentials, timeouts, concurrency),
+ * for import_run and the follow-up commands alike. */
+void import_http_opts(const struct import_opts *o, struct http_opts *out);
+
 /* The shard (0..n-1) of a phone: FNV-1a 64 of "<country_code>:<phone_number>"
  * modulo n. Stable across versions and machines (documented in README). */
 unsigned import_shard_of(const char *country_code, const char *phone_number, unsigned n);

@@ -100,6 +100,14 @@ def run_import(args, env=None, cwd=None, timeout=300, creds=True):
     return p
 
 
+def start_import(args, **kw):
+    """The importer as a background process (for signals and kills)."""
+    e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([os.path.join(BUILD, "dots-import")] + args, env=e, text=True, **kw)
+
+
 def read_csv(path):
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -281,11 +289,9 @@ def case_503_secrets_never_printed(d):
         outs += [p.stdout, p.stderr]
     # a sandbox that dies in the middle of a run
     with Sandbox(["--latency-ms", "20"]) as sb:
-        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
-        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "-v", "-v", "--base-url", sb.url,
-                                 "--state", os.path.join(d, "crash.db"), "--max-attempts", "2",
-                                 "-o", os.path.join(d, "crash.csv")] + files("crashj") + [inp],
-                                env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = start_import(["-v", "-v", "--base-url", sb.url, "--state", os.path.join(d, "crash.db"),
+                             "--max-attempts", "2", "-o", os.path.join(d, "crash.csv")] +
+                            files("crashj") + [inp])
         time.sleep(0.5)
         sb.proc.kill()
         out, err = proc.communicate(timeout=120)
@@ -547,12 +553,11 @@ def case_401_three_shards_cover_every_row_once(d):
     with Sandbox() as sb:
         rows = []
         procs = []
-        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
         for k in range(3):
-            procs.append(subprocess.Popen(
-                [os.path.join(BUILD, "dots-import"), "--base-url", sb.url, "--shard", "%d/3" % k,
-                 "--state", os.path.join(d, "s%d.db" % k), "-o", os.path.join(d, "r%d.csv" % k),
-                 "--rate", "300", "-q", inp], env=e))
+            procs.append(start_import(
+                ["--base-url", sb.url, "--shard", "%d/3" % k, "--state", os.path.join(d, "s%d.db" % k),
+                 "-o", os.path.join(d, "r%d.csv" % k), "--rate", "300", "-q", inp],
+                stdout=None, stderr=None))
         codes = [p.wait(120) for p in procs]
         check(codes == [1, 1, 1], "exit codes %r" % codes)
         for k in range(3):
@@ -749,10 +754,7 @@ def case_302_sigterm_flushes_and_rerun_completes(d):
     state = os.path.join(d, "s.db")
     write_users(inp, 3000)
     with Sandbox(["--latency-ms", "20"]) as sb:
-        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
-        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
-                                 "--state", state, "--concurrency", "8", inp],
-                                env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = start_import(["--base-url", sb.url, "--state", state, "--concurrency", "8", inp])
         time.sleep(1.0)
         t0 = time.time()
         proc.send_signal(signal.SIGTERM)
@@ -776,10 +778,7 @@ def case_309_second_signal_exits_at_once(d):
     state = os.path.join(d, "s.db")
     write_users(inp, 16)
     with Sandbox(["--latency-ms", "3000"]) as sb:
-        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
-        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
-                                 "--state", state, "--concurrency", "8", inp],
-                                env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = start_import(["--base-url", sb.url, "--state", state, "--concurrency", "8", inp])
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)   # requests in flight may take 10 s ...
         time.sleep(0.3)
@@ -805,11 +804,9 @@ def case_303_crash_loop_sigkill(d):
     write_users(inp, 3000)
     rnd = random.Random(1234)
     with Sandbox(["--latency-ms", "5", "--jitter-ms", "10"]) as sb:
-        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
         for i in range(10):
-            proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
-                                     "--state", state, "--concurrency", "16", "-q", inp],
-                                    env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = start_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", "-q", inp],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rnd.uniform(0.05, 0.6))
             proc.kill()
             proc.wait()
@@ -838,10 +835,8 @@ def case_304_second_run_on_same_ledger_refused(d):
     state = os.path.join(d, "s.db")
     write_users(inp, 400)
     with Sandbox(["--latency-ms", "20"]) as sb:
-        e = dict(os.environ, DOTS_CLIENT_ID=CLIENT_ID, DOTS_API_KEY=API_KEY)
-        proc = subprocess.Popen([os.path.join(BUILD, "dots-import"), "--base-url", sb.url,
-                                 "--state", state, "--concurrency", "2", inp],
-                                env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = start_import(["--base-url", sb.url, "--state", state, "--concurrency", "2", inp],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         t0 = time.time()
         p = run_import(["--base-url", sb.url, "--state", state, "-o", os.path.join(d, "b.csv"), inp])
