@@ -749,6 +749,18 @@ def case_301_nightly_growing_export(d):
         check(summary_counts(read_csv(os.path.join(d, "night2.results.csv"))) == {"exists": 1500}, "all exists")
 
 
+def rerun_completes(d, sb, state, inp, n):
+    """After an interruption the same command finishes the job: every row
+    created or exists, one user per phone, no user with two SMS."""
+    p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", inp], timeout=300)
+    rows = read_csv(os.path.join(d, "users.results.csv"))
+    c = summary_counts(rows)
+    check(set(c) <= {"created", "exists"} and sum(c.values()) == n, "rerun completes: %r" % c)
+    users = assert_one_user_one_sms(sb, n)
+    check(p.returncode in (0, 1), "rerun exit %d" % p.returncode)
+    return rows, users
+
+
 def case_302_sigterm_flushes_and_rerun_completes(d):
     inp = os.path.join(d, "users.csv")
     state = os.path.join(d, "s.db")
@@ -765,12 +777,7 @@ def case_302_sigterm_flushes_and_rerun_completes(d):
         check(len(rows) == 3000, "results flushed: %d rows" % len(rows))
         c = summary_counts(rows)
         check(c.get("pending", 0) > 0 and c.get("created", 0) > 0, "some created, rest pending: %r" % c)
-        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", inp])
-        rows = read_csv(os.path.join(d, "users.results.csv"))
-        c2 = summary_counts(rows)
-        check(c2.get("pending", 0) == 0 and c2.get("failed", 0) == 0, "rerun completes: %r" % c2)
-        assert_one_user_one_sms(sb, 3000)
-        check(p.returncode in (0, 1), "rerun exit %d" % p.returncode)
+        rerun_completes(d, sb, state, inp, 3000)
 
 
 def case_309_second_signal_exits_at_once(d):
@@ -790,12 +797,7 @@ def case_309_second_signal_exits_at_once(d):
         st = subprocess.run(["sqlite3", state, "PRAGMA integrity_check"], capture_output=True, text=True)
         check(st.stdout.strip() == "ok", "ledger integrity: %r %r" % (st.stdout, st.stderr))
         # the ledger is consistent and usable: a rerun finishes the job
-        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", inp])
-        rows = read_csv(os.path.join(d, "users.results.csv"))
-        c = summary_counts(rows)
-        check(set(c) <= {"created", "exists"} and sum(c.values()) == 16, "rerun completes: %r" % c)
-        assert_one_user_one_sms(sb, 16)
-        check(p.returncode in (0, 1), "rerun exit %d" % p.returncode)
+        rerun_completes(d, sb, state, inp, 16)
 
 
 def case_303_crash_loop_sigkill(d):
@@ -810,11 +812,7 @@ def case_303_crash_loop_sigkill(d):
             time.sleep(rnd.uniform(0.05, 0.6))
             proc.kill()
             proc.wait()
-        p = run_import(["--base-url", sb.url, "--state", state, "--concurrency", "16", inp], timeout=300)
-        rows = read_csv(os.path.join(d, "users.results.csv"))
-        c = summary_counts(rows)
-        check(set(c) <= {"created", "exists"} and sum(c.values()) == 3000, "final all created/exists: %r" % c)
-        users = assert_one_user_one_sms(sb, 3000)
+        rows, users = rerun_completes(d, sb, state, inp, 3000)
         in_doubt = sum(r["verification"] == "in_doubt" for r in rows)
         total_sms = sum(u["sms"] for u in users)
         by_phone = {(u["country_code"], u["phone_number"]): u for u in users}
