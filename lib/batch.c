@@ -122,7 +122,7 @@ int batch_run(struct batch *b, struct batch_job *jobs, size_t n, struct err *err
 				.url = j->url,
 				.body = j->body,
 				.body_len = j->body_len,
-				.fresh_connection = j->kind == REQUEST_SEND,
+				.once = j->kind == REQUEST_SEND,
 				.cookie = j,
 			};
 			if (http_start(b->http, &req, err) < 0)

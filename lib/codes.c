@@ -75,6 +75,8 @@ struct send_ctx {
 	size_t n, cap;
 	uint64_t *batch_keys; /* key of each job in the current batch */
 	struct batch_job *jobs;
+	char *body;           /* the (empty) body of every send */
+	size_t body_len;
 };
 
 static int collect(void *ctx, uint64_t key, const struct ledger_user *u)
@@ -137,6 +139,9 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	    results_open(&out, o->results_path, send_header, 7, err) < 0 ||
 	    start_batch(o, &b, err) < 0)
 		goto done;
+	c.body = payload_send_verification(&c.body_len, err);
+	if (!c.body)
+		goto done;
 	c.jobs = calloc(BATCH_SIZE, sizeof(*c.jobs));
 	c.batch_keys = calloc(BATCH_SIZE, sizeof(*c.batch_keys));
 	struct ledger_user *users = calloc(BATCH_SIZE, sizeof(*users));
@@ -159,7 +164,8 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 			snprintf(c.jobs[i].url, sizeof(c.jobs[i].url),
 				 "%s/v2/users/%s/send-verification-token", o->cfg->base_url, users[i].id);
 			c.jobs[i].kind = REQUEST_SEND;
-			c.jobs[i].body = NULL;
+			c.jobs[i].body = c.body;
+			c.jobs[i].body_len = c.body_len;
 		}
 		if (!stopped && (ledger_begin(c.led, err) < 0 || batch_run(&b, c.jobs, nb, err) < 0 ||
 				 ledger_commit(c.led, err) < 0))
@@ -238,6 +244,7 @@ done:
 	free(c.keys);
 	free(c.jobs);
 	free(c.batch_keys);
+	free(c.body);
 	return res;
 }
 

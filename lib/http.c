@@ -19,6 +19,8 @@ struct transfer {
 	size_t len, cap;
 	int too_big;
 	int busy;
+	const char *up;    /* body of a once request, read by on_upload */
+	size_t up_len, up_off;
 	void *cookie;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -65,6 +67,29 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 	return n;
 }
 
+/* The body of a once request, handed out exactly once. */
+static size_t on_upload(char *dst, size_t size, size_t nmemb, void *user)
+{
+	struct transfer *t = user;
+	size_t n = t->up_len - t->up_off;
+
+	if (n > size * nmemb)
+		n = size * nmemb;
+	memcpy(dst, t->up + t->up_off, n);
+	t->up_off += n;
+	return n;
+}
+
+/* Never rewinds: libcurl's re-send of a once request that already left
+ * fails here (see http_request.once). */
+static int on_seek(void *user, curl_off_t offset, int origin)
+{
+	(void)user;
+	(void)offset;
+	(void)origin;
+	return CURL_SEEKFUNC_FAIL;
+}
+
 static int setup_easy(struct http *h, struct transfer *t,
 		      const struct http_opts *o)
 {
@@ -82,6 +107,10 @@ static int setup_easy(struct http *h, struct transfer *t,
 	SET(CURLOPT_PRIVATE, t);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, t);
+	SET(CURLOPT_READFUNCTION, on_upload);
+	SET(CURLOPT_READDATA, t);
+	SET(CURLOPT_SEEKFUNCTION, on_seek);
+	SET(CURLOPT_SEEKDATA, t);
 	SET(CURLOPT_ERRORBUFFER, t->errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -182,6 +211,8 @@ int http_start(struct http *h, const struct http_request *req, struct err *err)
 		}
 	if (!t)
 		return err_set(err, "no free transfer slot");
+	if (req->once && (!req->body || req->body_len == 0))
+		return err_set(err, "a once request needs a body");
 	t->len = 0;
 	t->too_big = 0;
 	t->errbuf[0] = '\0';
@@ -192,15 +223,19 @@ int http_start(struct http *h, const struct http_request *req, struct err *err)
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 				      (curl_off_t)(req->body ? req->body_len : 0));
-	if (rc == CURLE_OK)
+	if (req->once) {
+		/* NULL postfields: libcurl reads the body through on_upload */
+		t->up = req->body;
+		t->up_len = req->body_len;
+		t->up_off = 0;
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, NULL);
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+	} else if (rc == CURLE_OK) {
 		rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS,
 				      req->body ? req->body : "");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT,
-				      req->fresh_connection ? 1L : 0L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE,
-				      req->fresh_connection ? 1L : 0L);
+	}
 	if (rc != CURLE_OK)
 		return err_set(err, "cannot prepare request: %s",
 			       curl_easy_strerror(rc));
@@ -271,6 +306,8 @@ static enum transport classify(struct transfer *t, CURLcode rc)
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return sent > 0 ? TRANSPORT_TIMEOUT : TRANSPORT_NOT_SENT;
 	switch (rc) {
+	case CURLE_SEND_FAIL_REWIND: /* a once request's silent re-send */
+		return TRANSPORT_LOST;
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:

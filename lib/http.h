@@ -5,8 +5,7 @@
  * at most max_in_flight requests are in libcurl at once, so no queued
  * handle burns its timeout inside libcurl. The caller decides what to send
  * and when (retries are the caller's not-before times, never a sleep
- * here). Connections are kept alive and reused, except for requests with
- * fresh_connection set (see http_request).
+ * here). Connections are kept alive and reused for every request.
  */
 #ifndef DOTS_HTTP_H
 #define DOTS_HTTP_H
@@ -33,12 +32,16 @@ struct http_request {
 	const char *body;        /* POST body, or NULL for an empty POST */
 	size_t body_len;
 	/*
-	 * Use a new connection and close it afterwards. For side effects that
-	 * must not be repeated: libcurl silently re-sends a request when a
-	 * reused connection dies before any response byte arrives, which would
-	 * duplicate an SMS the server already sent.
+	 * At most once: for side effects that must not be repeated (an SMS).
+	 * libcurl silently re-sends a request when a reused connection dies
+	 * before any response byte arrives (the server may have acted and then
+	 * dropped the connection). A once request needs a non-empty body, which
+	 * libcurl reads through a callback that refuses to rewind: once any
+	 * body byte has left, that re-send fails instead (CURLE_SEND_FAIL_REWIND
+	 * -> TRANSPORT_LOST, in doubt). A server cannot act on a request whose
+	 * body it has not received, so a re-send before that is harmless.
 	 */
-	int fresh_connection;
+	int once;
 	void *cookie;            /* the caller's; handed back in the result */
 };
 

@@ -94,6 +94,8 @@ struct run {
 	struct timerq delayed; /* retries waiting for their backoff */
 
 	char create_url[URL_MAX];
+	char *send_body;   /* the (empty) body of every verification send */
+	size_t send_body_len;
 	uint64_t rng;
 	int64_t start_ms;
 	struct pace pace;  /* rate limit, 429 pause, circuit breaker */
@@ -784,7 +786,9 @@ static int start_requests(struct run *r, int64_t now)
 			req.body_len = strlen(s->body);
 		} else {
 			req.url = s->url;
-			req.fresh_connection = 1;
+			req.body = r->send_body;
+			req.body_len = r->send_body_len;
+			req.once = 1;
 		}
 		if (http_start(r->http, &req, &e) < 0)
 			return err_set(r->err, "%s", e.msg);
@@ -850,6 +854,9 @@ static int setup(struct run *r, size_t *invalid)
 	n = snprintf(r->create_url, sizeof(r->create_url), "%s/v2/users", r->cfg->base_url);
 	if (n < 0 || (size_t)n >= sizeof(r->create_url))
 		return err_set(r->err, "base URL is too long");
+	r->send_body = payload_send_verification(&r->send_body_len, r->err);
+	if (!r->send_body)
+		return -1;
 	/* preflight: every output exists before the first request */
 	if (results_open(&r->out, o->results_path, results_header, 11, r->err) < 0)
 		return -1;
@@ -988,6 +995,7 @@ static void teardown(struct run *r)
 	for (size_t i = 0; r->win && i < r->win_cap; i++)
 		free(r->win[i].body);
 	free(r->win);
+	free(r->send_body);
 	fifo_release(&r->fresh);
 	fifo_release(&r->prio);
 	fifo_release(&r->sendq);

@@ -57,22 +57,38 @@ done:
 	return out;
 }
 
-char *payload_verify(const char *token, size_t *len, struct err *err)
+static char *dump_object(json_t *obj, size_t *len, struct err *err)
 {
-	json_t *obj = json_pack("{s:s}", "token", token);
-	char *out;
+	char *out = json_dumps(obj, JSON_COMPACT);
 
-	if (!obj) {
-		err_set(err, "token: not valid UTF-8");
-		return NULL;
-	}
-	out = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
 	if (!out)
 		err_set(err, "out of memory");
 	else if (len)
 		*len = strlen(out);
 	return out;
+}
+
+char *payload_send_verification(size_t *len, struct err *err)
+{
+	json_t *obj = json_object();
+
+	if (!obj) {
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	return dump_object(obj, len, err);
+}
+
+char *payload_verify(const char *token, size_t *len, struct err *err)
+{
+	json_t *obj = json_pack("{s:s}", "token", token);
+
+	if (!obj) {
+		err_set(err, "token: not valid UTF-8");
+		return NULL;
+	}
+	return dump_object(obj, len, err);
 }
 
 static bool id_char_ok(char c)

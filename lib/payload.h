@@ -23,6 +23,13 @@
  */
 char *payload_create_user(const struct user *u, size_t *len, struct err *err);
 
+/*
+ * The body of POST /v2/users/{id}/send-verification-token: an empty object.
+ * The API needs none, but a body makes the send an at-most-once request on
+ * a kept-alive connection (see http_request.once). Caller frees.
+ */
+char *payload_send_verification(size_t *len, struct err *err);
+
 /* The body of POST /v2/users/{id}/verify: {"token": token}. */
 char *payload_verify(const char *token, size_t *len, struct err *err);
 

@@ -211,6 +211,22 @@ static void test_verify_body(void **state)
 	assert_string_equal(e.msg, "token: not valid UTF-8");
 }
 
+/* a send's body is not empty: that is what makes it at-most-once (http.h) */
+static void test_send_verification_body(void **state)
+{
+	struct err e;
+	size_t len = 0;
+	char *body;
+
+	(void)state;
+	err_init(&e);
+	body = payload_send_verification(&len, &e);
+	assert_non_null(body);
+	assert_string_equal(body, "{}");
+	assert_int_equal(len, 2);
+	free(body);
+}
+
 struct id_case {
 	const char *body;
 	int rc;
@@ -370,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_create_body_uses_metadata_len),
 		cmocka_unit_test(test_create_body_refuses_invalid_utf8),
 		cmocka_unit_test(test_verify_body),
+		cmocka_unit_test(test_send_verification_body),
 		cmocka_unit_test(test_user_id_table),
 		cmocka_unit_test(test_user_id_reads_only_len_bytes),
 		cmocka_unit_test(test_error_message_table),
