@@ -79,8 +79,8 @@ int http_start(struct http *h, const struct http_request *req, struct err *err);
  */
 int http_poll(struct http *h, int timeout_ms, struct err *err);
 
-/* Wakes a http_poll in progress (async-signal-safe is not promised; call
- * it from the loop's own thread). */
+/* Wakes a http_poll in progress. Thread-safe (curl_multi_wakeup), not
+ * async-signal-safe. */
 void http_wakeup(struct http *h);
 
 /* Takes the next finished request. Returns 1 with *res filled, 0 when none. */

@@ -1,6 +1,6 @@
 /*
- * ledger.h - the durable state ledger (SQLite, WAL, synchronous=FULL, mode
- * 0600): every user this tool created, keyed by phone, with its Dots id and
+ * ledger.h - the durable state ledger (SQLite, WAL, every commit fsynced,
+ * mode 0600): every user this tool created, keyed by phone, with its Dots id and
  * verification state, bound to the base URL and client it was made with.
  *
  * It is what makes reruns safe: a user in the ledger is never created
@@ -11,6 +11,7 @@
 #ifndef DOTS_LEDGER_H
 #define DOTS_LEDGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,11 +63,36 @@ int ledger_set_verif(struct ledger *l, uint64_t key, enum ledger_verif v,
 
 /*
  * Group commits: changes between ledger_begin and ledger_commit become
- * durable together (fsync at commit). Without an open group each change
- * commits on its own.
+ * durable together; ledger_commit returns once they (and every earlier
+ * commit) are on disk. Without an open group each change commits on its
+ * own and is durable on return.
  */
 int ledger_begin(struct ledger *l, struct err *err);
 int ledger_commit(struct ledger *l, struct err *err);
+
+/*
+ * Commits the group's changes so far without waiting for the disk; the
+ * group stays open. They are durable once ledger_durable reaches the
+ * ticket ledger_next_ticket returned before the commit (the fdatasync runs
+ * on the ledger's own thread, which calls the wake function afterwards).
+ */
+int ledger_commit_async(struct ledger *l, struct err *err);
+
+/* The ticket of the next commit: changes made now are durable when
+ * ledger_durable reaches it. */
+uint64_t ledger_next_ticket(const struct ledger *l);
+
+/* The newest durable ticket. -1 (err set) once a sync failed. */
+int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err);
+
+/* Whether a commit is waiting for its sync (another commit now would only
+ * queue behind it: better to let changes gather). */
+bool ledger_syncing(struct ledger *l);
+
+/* Called from the sync thread after each sync (see syncer_set_wake); wake
+ * must be thread-safe. NULL = none; once this returns the old one is not
+ * running. */
+void ledger_set_wake(struct ledger *l, void (*wake)(void *ctx), void *ctx);
 
 /*
  * Calls fn for every user whose verification state is one of the mask bits

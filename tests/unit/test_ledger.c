@@ -430,6 +430,53 @@ static void test_group_commit(void **state)
 	ledger_close(l);
 }
 
+static void count_wake(void *ctx)
+{
+	(*(int *)ctx)++; /* the sync thread; read after ledger_set_wake(NULL) */
+}
+
+/* Intents committed without waiting: durable at their ticket, in order,
+ * with a wake-up per sync; the group stays open; a crash keeps them. */
+static void work_async(struct ledger *l)
+{
+	struct err e;
+	uint64_t t1, t2, d = 0;
+	int wakes = 0;
+
+	assert_int_equal(ledger_begin(l, &e), 0);
+	ledger_set_wake(l, count_wake, &wakes);
+	assert_int_equal(ledger_durable(l, &d, &e), 0);
+	must_put(l, 7, "1", "2", "g", LEDGER_VERIF_INTENT);
+	t1 = ledger_next_ticket(l);
+	assert_true(t1 > d);
+	assert_int_equal(ledger_commit_async(l, &e), 0);
+	must_put(l, 8, "1", "2", "h", LEDGER_VERIF_INTENT);
+	t2 = ledger_next_ticket(l);
+	assert_int_equal(t2, t1 + 1);
+	while (ledger_syncing(l))
+		usleep(1000);
+	assert_int_equal(ledger_commit_async(l, &e), 0);
+	while (ledger_syncing(l))
+		usleep(1000);
+	assert_int_equal(ledger_durable(l, &d, &e), 0);
+	assert_true(d >= t2);
+	ledger_set_wake(l, NULL, NULL);
+	assert_true(wakes >= 2);
+	/* still a group: this one is never committed */
+	must_put(l, 9, "1", "2", "i", LEDGER_VERIF_NONE);
+}
+
+static void test_async_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l;
+
+	assert_int_equal(survivors_after_crash(f->path, work_async), 2);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_user(l, 8, "h", LEDGER_VERIF_INTENT, "1", "2");
+	ledger_close(l);
+}
+
 struct collected {
 	uint64_t key[16];
 	char id[16][65];
@@ -540,6 +587,7 @@ int main(void)
 		T(test_non_ledger_files_are_refused_untouched),
 		T(test_foreign_sqlite_database_is_refused_untouched),
 		T(test_group_commit),
+		T(test_async_commit),
 		T(test_each_by_mask_in_creation_order),
 		T(test_each_stops_when_asked_and_allows_updates),
 	};
