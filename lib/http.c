@@ -38,6 +38,8 @@ struct http {
 	struct finished *done; /* transfers finished, not yet reported (FIFO) */
 	int ndone;
 	struct curl_slist *headers;
+	CURLU *url;      /* the parsed url_repeats URL (read-only to libcurl) */
+	char *url_str;   /* ...and its text */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
@@ -142,7 +144,6 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 	struct curl_slist *l = NULL;
 	static const char *const fixed[] = {
 		"Content-Type: application/json",
-		"Accept: application/json, text/plain, */*",
 		"Expect:",
 	};
 
@@ -199,6 +200,24 @@ int http_in_flight(const struct http *h)
 	return h->in_flight;
 }
 
+/* The parsed form of the engine's repeated URL, parsed on first use. The
+ * first url_repeats URL is the one: transfers in flight may still read it,
+ * so it is never replaced (another gets NULL: libcurl parses its text). */
+static CURLU *repeated_url(struct http *h, const char *url)
+{
+	if (h->url_str)
+		return strcmp(h->url_str, url) == 0 ? h->url : NULL;
+	h->url_str = strdup(url);
+	if (!h->url_str)
+		return NULL;
+	h->url = curl_url();
+	if (h->url && curl_url_set(h->url, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		curl_url_cleanup(h->url);
+		h->url = NULL; /* url_str stays: the text is not parsed again */
+	}
+	return h->url;
+}
+
 int http_start(struct http *h, const struct http_request *req, struct err *err)
 {
 	struct transfer *t = NULL;
@@ -219,7 +238,10 @@ int http_start(struct http *h, const struct http_request *req, struct err *err)
 	if (t->buf)
 		t->buf[0] = '\0';
 	t->cookie = req->cookie;
-	rc = curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
+	rc = curl_easy_setopt(t->easy, CURLOPT_CURLU,
+			      req->url_repeats ? repeated_url(h, req->url) : NULL);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 				      (curl_off_t)(req->body ? req->body_len : 0));
@@ -382,6 +404,8 @@ void http_free(struct http *h)
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
 	curl_slist_free_all(h->headers);
+	curl_url_cleanup(h->url);
+	free(h->url_str);
 	free(h->t);
 	free(h->done);
 	free(h);

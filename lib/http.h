@@ -42,6 +42,10 @@ struct http_request {
 	 * body it has not received, so a re-send before that is harmless.
 	 */
 	int once;
+	/* The same URL for many requests (the create endpoint): libcurl gets
+	 * it parsed once instead of parsing it for every transfer. One such
+	 * URL per engine (the first); others are parsed per request. */
+	int url_repeats;
 	void *cookie;            /* the caller's; handed back in the result */
 };
 

@@ -818,6 +818,7 @@ static int start_requests(struct run *r, int64_t now)
 		req.cookie = (void *)(uintptr_t)batch[i];
 		if (s->stage == STAGE_CREATE) {
 			req.url = r->create_url;
+			req.url_repeats = 1;
 			req.body = s->body;
 			req.body_len = strlen(s->body);
 		} else {

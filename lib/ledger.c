@@ -486,7 +486,9 @@ int ledger_commit(struct ledger *l, struct err *err)
 	l->group = false;
 	if (commit_txn(l, err) < 0)
 		return -1;
-	return l->sync ? syncer_wait(l->sync, l->committed, err) : 0;
+	if (l->sync && syncer_wait(l->sync, l->committed, err) < 0)
+		return err_prefix(err, "ledger '%s'", l->path);
+	return 0;
 }
 
 int ledger_commit_async(struct ledger *l, struct err *err)
@@ -505,7 +507,9 @@ int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err)
 		*ticket = l->committed; /* 0: nothing committed yet */
 		return 0;
 	}
-	return syncer_done(l->sync, ticket, err);
+	if (syncer_done(l->sync, ticket, err) < 0)
+		return err_prefix(err, "ledger '%s'", l->path);
+	return 0;
 }
 
 bool ledger_syncing(struct ledger *l)
