@@ -696,7 +696,7 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 
 /* ---- starting requests ------------------------------------------------ */
 
-/* Runs on the ledger's sync thread: curl_multi_wakeup is thread-safe. */
+/* Runs on the ledger's thread: curl_multi_wakeup is thread-safe. */
 static void wake_loop(void *http)
 {
 	http_wakeup(http);
@@ -911,8 +911,12 @@ static int setup(struct run *r, size_t *invalid)
 		import_http_opts(o, &ho);
 		if (http_new(&r->http, &ho, r->err) < 0)
 			return -1;
-		if (r->led) /* a finished fsync wakes the loop */
+		if (r->led) { /* SQL and fsyncs on the ledger's thread, which
+			       * wakes the loop when a commit is durable */
 			ledger_set_wake(r->led, wake_loop, r->http);
+			if (ledger_go_async(r->led, r->err) < 0)
+				return -1;
+		}
 	}
 	r->win_cap = (size_t)r->cfg->concurrency * 64;
 	if (r->win_cap < WINDOW_MIN)

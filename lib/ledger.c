@@ -1,17 +1,20 @@
 /*
  * ledger.c - the state ledger on SQLite: prepared statements only, WAL,
  * grouped commits, an flock so one process owns it. Durability: SQLite runs
- * with synchronous=NORMAL (it syncs only around checkpoints) and each
- * commit is made durable by an fdatasync of the -wal file on the syncer's
- * thread - the same guarantee as synchronous=FULL, without the writer
- * waiting for the disk (ledger_commit_async).
- * The only file that includes <sqlite3.h>. Never stores credentials: the
- * client id is kept as a one-way fingerprint.
+ * with synchronous=NORMAL (it syncs only around checkpoints) and every
+ * commit is followed by our own fdatasync of the -wal file - the guarantee
+ * of synchronous=FULL. After ledger_go_async, writes are queued and a
+ * worker thread runs the statements, commits and syncs, so the import loop
+ * never waits for SQLite or the disk. The only file that includes
+ * <sqlite3.h>. Never stores credentials: the client id is kept as a one-way
+ * fingerprint.
  */
 #include "ledger.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -22,8 +25,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "syncer.h"
 
 #include "banned.h"
 
@@ -38,10 +39,38 @@ struct ledger {
 	long long users_at_open;
 	sqlite3_stmt *find, *put, *set_verif, *each;
 	int wal_fd;            /* the -wal file, from the first commit on */
-	struct syncer *sync;   /* fdatasyncs wal_fd */
-	uint64_t committed;    /* commits so far = the newest ticket */
+	bool unsynced;         /* committed, not fdatasynced yet */
+	uint64_t committed;    /* commits asked for = the newest ticket */
+	bool dirty;            /* writes since the last commit asked for */
+
+	/* async mode: the worker owns put/set_verif/in_txn/unsynced; the
+	 * fields below are shared under mu */
+	bool async;
+	pthread_t worker;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;     /* new work, work done, or stop */
+	struct op *q;          /* queued writes */
+	size_t nq, qcap;
+	uint64_t enqueued, executed; /* ops so far */
+	uint64_t done;         /* newest durable ticket */
+	bool failed, stop;
+	char fail_msg[ERR_MSG_MAX];
 	void (*wake)(void *ctx);
 	void *wake_ctx;
+};
+
+enum op_kind { OP_PUT, OP_SET_VERIF, OP_COMMIT };
+
+/* A queued write: copies, so the caller's buffers may change at once. */
+struct op {
+	enum op_kind kind;
+	enum ledger_verif verif;
+	uint64_t key;
+	uint64_t ticket; /* OP_COMMIT */
+	int64_t at;
+	char country_code[4];
+	char phone_number[16];
+	char id[65];
 };
 
 static const char *const schema =
@@ -251,41 +280,44 @@ static int count_users(struct ledger *l, struct err *err)
 	return rc;
 }
 
-/* The -wal file and its sync thread; SQLite creates the WAL at the first
- * write, so this runs after one. */
-static int start_sync(struct ledger *l, struct err *err)
+/* The -wal file, opened at the first sync (SQLite creates it at the
+ * first write). */
+static int open_wal(struct ledger *l, struct err *err)
 {
 	size_t n = strlen(l->path) + sizeof("-wal");
 	char *wal;
 
-	if (l->sync)
+	if (l->wal_fd >= 0)
 		return 0;
 	wal = malloc(n);
 	if (!wal)
 		return err_set(err, "out of memory");
 	snprintf(wal, n, "%s-wal", l->path);
 	l->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
-	if (l->wal_fd < 0) {
+	if (l->wal_fd < 0)
 		err_set(err, "ledger '%s': cannot open '%s': %s", l->path, wal, strerror(errno));
-		free(wal);
-		return -1;
-	}
 	free(wal);
-	if (syncer_new(&l->sync, l->wal_fd, err) < 0)
-		return err_prefix(err, "ledger '%s'", l->path);
-	syncer_set_wake(l->sync, l->wake, l->wake_ctx);
-	return 0;
+	return l->wal_fd < 0 ? -1 : 0;
 }
 
-/* Commits the open transaction and asks for its sync (ticket committed). */
-static int commit_txn(struct ledger *l, struct err *err)
+/* Commits the open transaction and makes every commit so far durable. */
+static int commit_durable(struct ledger *l, struct err *err)
 {
-	if (!l->in_txn)
+	if (l->in_txn) {
+		l->in_txn = false;
+		if (exec(l, "COMMIT", err) < 0)
+			return -1;
+		l->unsynced = true;
+	}
+	if (!l->unsynced)
 		return 0;
-	l->in_txn = false;
-	if (exec(l, "COMMIT", err) < 0 || start_sync(l, err) < 0)
+	if (open_wal(l, err) < 0)
 		return -1;
-	syncer_request(l->sync, ++l->committed);
+	while (fdatasync(l->wal_fd) < 0)
+		if (errno != EINTR)
+			return err_set(err, "ledger '%s': cannot sync to disk: %s", l->path,
+				       strerror(errno));
+	l->unsynced = false;
 	return 0;
 }
 
@@ -295,18 +327,13 @@ static int sync_open_writes(struct ledger *l, struct err *err)
 	size_t n = strlen(l->path) + sizeof("-wal");
 	char *wal = malloc(n);
 	struct stat sb;
-	bool wrote;
 
 	if (!wal)
 		return err_set(err, "out of memory");
 	snprintf(wal, n, "%s-wal", l->path);
-	wrote = stat(wal, &sb) == 0 && sb.st_size > 0;
+	l->unsynced = stat(wal, &sb) == 0 && sb.st_size > 0;
 	free(wal);
-	if (!wrote)
-		return 0;
-	if (start_sync(l, err) < 0)
-		return -1;
-	return syncer_wait(l->sync, ++l->committed, err);
+	return commit_durable(l, err);
 }
 
 int ledger_open(struct ledger **out, const char *path, const char *base_url,
@@ -338,7 +365,9 @@ int ledger_open(struct ledger **out, const char *path, const char *base_url,
 	}
 	if (fstat(l->lock_fd, &sb) == 0 && (sb.st_mode & 077))
 		fchmod(l->lock_fd, 0600);
-	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+	/* FULLMUTEX: in async mode the worker writes while the caller reads */
+	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
 		db_error(l, err, "cannot open");
 		goto fail;
 	}
@@ -395,17 +424,240 @@ static int step_done(struct ledger *l, sqlite3_stmt *st, struct err *err)
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		return db_error(l, err, "cannot update");
 	return 0;
 }
+
+static int do_put(struct ledger *l, const struct op *op, struct err *err)
+{
+	if (ensure_txn(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->put, 1, (sqlite3_int64)op->key);
+	sqlite3_bind_text(l->put, 2, op->country_code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(l->put, 3, op->phone_number, -1, SQLITE_STATIC);
+	sqlite3_bind_text(l->put, 4, op->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(l->put, 5, (int)op->verif);
+	sqlite3_bind_int64(l->put, 6, (sqlite3_int64)op->at);
+	return step_done(l, l->put, err);
+}
+
+static int do_set_verif(struct ledger *l, const struct op *op, struct err *err)
+{
+	if (ensure_txn(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->set_verif, 1, (sqlite3_int64)op->key);
+	sqlite3_bind_int(l->set_verif, 2, (int)op->verif);
+	sqlite3_bind_int64(l->set_verif, 3, (sqlite3_int64)op->at);
+	return step_done(l, l->set_verif, err);
+}
+
+/* ---- async mode: the worker thread ------------------------------------ */
+
+/*
+ * Runs a batch of queued writes. Commits in the batch merge into its last
+ * one (one COMMIT and one fdatasync); writes after that stay in the open
+ * transaction, as they would without the queue. *ticket = the ticket now
+ * durable, 0 = none.
+ */
+static int execute(struct ledger *l, const struct op *ops, size_t n, uint64_t *ticket,
+		   struct err *err)
+{
+	size_t last = n;
+
+	*ticket = 0;
+	for (size_t i = n; i-- > 0;)
+		if (ops[i].kind == OP_COMMIT) {
+			last = i;
+			break;
+		}
+	for (size_t i = 0; i < n; i++) {
+		int rc = 0;
+
+		if (ops[i].kind == OP_PUT)
+			rc = do_put(l, &ops[i], err);
+		else if (ops[i].kind == OP_SET_VERIF)
+			rc = do_set_verif(l, &ops[i], err);
+		else if (i == last && (rc = commit_durable(l, err)) == 0)
+			*ticket = ops[i].ticket;
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct ledger *l = arg;
+	struct op *run = NULL;
+	size_t run_cap = 0;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		if (l->nq) {
+			struct op *ops = l->q;
+			size_t n = l->nq, cap = l->qcap;
+			bool failed = l->failed;
+			uint64_t ticket = 0;
+			struct err e;
+			int rc = 0;
+
+			l->q = run; /* the caller fills the other buffer meanwhile */
+			l->qcap = run_cap;
+			l->nq = 0;
+			run = ops;
+			run_cap = cap;
+			pthread_mutex_unlock(&l->mu);
+			err_init(&e);
+			if (!failed)
+				rc = execute(l, run, n, &ticket, &e);
+			pthread_mutex_lock(&l->mu);
+			if (rc < 0 && !l->failed) {
+				l->failed = true;
+				memcpy(l->fail_msg, e.msg, sizeof(l->fail_msg));
+			}
+			if (ticket > l->done)
+				l->done = ticket;
+			l->executed += n;
+			pthread_cond_broadcast(&l->cv);
+			if (l->wake && (ticket || rc < 0))
+				l->wake(l->wake_ctx); /* under the lock: see ledger_set_wake */
+			continue;
+		}
+		if (l->stop)
+			break;
+		pthread_cond_wait(&l->cv, &l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	free(run);
+	return NULL;
+}
+
+/* Call with mu held. */
+static int failure(const struct ledger *l, struct err *err)
+{
+	return err_set(err, "%s", l->fail_msg);
+}
+
+static int enqueue(struct ledger *l, const struct op *op, struct err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (l->failed) {
+		rc = failure(l, err);
+	} else if (l->nq == l->qcap) {
+		size_t cap = l->qcap ? l->qcap * 2 : 256;
+		struct op *q = realloc(l->q, cap * sizeof(*q));
+
+		if (!q) {
+			rc = err_set(err, "out of memory");
+		} else {
+			l->q = q;
+			l->qcap = cap;
+		}
+	}
+	if (rc == 0) {
+		l->q[l->nq++] = *op;
+		l->enqueued++;
+		/* writes wait for the next commit, or a reader (flush) */
+		if (op->kind == OP_COMMIT || l->nq >= 1024)
+			pthread_cond_broadcast(&l->cv);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* Waits until the worker has run every write queued so far (a read then
+ * sees them). */
+static int flush(struct ledger *l, struct err *err)
+{
+	uint64_t target;
+	int rc = 0;
+
+	if (!l->async)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	target = l->enqueued;
+	if (l->executed < target)
+		pthread_cond_broadcast(&l->cv);
+	while (l->executed < target)
+		pthread_cond_wait(&l->cv, &l->mu);
+	if (l->failed)
+		rc = failure(l, err);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* Waits until ticket is durable. */
+static int wait_done(struct ledger *l, uint64_t ticket, struct err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&l->mu);
+	while (l->done < ticket && !l->failed)
+		pthread_cond_wait(&l->cv, &l->mu);
+	if (l->done < ticket)
+		rc = failure(l, err);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+int ledger_go_async(struct ledger *l, struct err *err)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (l->async)
+		return 0;
+	if (pthread_mutex_init(&l->mu, NULL) != 0)
+		return err_set(err, "cannot create a lock");
+	if (pthread_cond_init(&l->cv, NULL) != 0) {
+		pthread_mutex_destroy(&l->mu);
+		return err_set(err, "cannot create a condition variable");
+	}
+	l->done = l->committed; /* everything before is durable */
+	l->group = true;
+	/* signals stay with the caller's thread (the worker inherits this) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&l->worker, NULL, worker_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&l->cv);
+		pthread_mutex_destroy(&l->mu);
+		return err_set(err, "ledger '%s': cannot start its thread: %s", l->path,
+			       strerror(rc));
+	}
+	l->async = true;
+	return 0;
+}
+
+/* Stops the worker after it ran everything queued. */
+static void stop_worker(struct ledger *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	l->wake = NULL;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->worker, NULL);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l->q);
+	l->q = NULL;
+	l->async = false;
+}
+
+/* ---- writes ------------------------------------------------------------- */
 
 int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 		struct err *err)
 {
 	int rc;
 
+	if (flush(l, err) < 0)
+		return -1;
 	sqlite3_bind_int64(l->find, 1, (sqlite3_int64)key);
 	rc = sqlite3_step(l->find);
 	if (rc == SQLITE_ROW) {
@@ -433,45 +685,57 @@ int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 }
 
 /* A write outside a group is a group of its own, durable on return. */
-static int write_done(struct ledger *l, bool solo, int rc, struct err *err)
+static int submit(struct ledger *l, const struct op *op, struct err *err)
 {
-	if (!solo)
-		return rc;
-	if (ledger_commit(l, rc < 0 ? NULL : err) < 0)
+	bool solo = !l->group;
+	int rc;
+
+	if (l->async) {
+		l->dirty = true;
+		return enqueue(l, op, err);
+	}
+	l->group = true;
+	rc = op->kind == OP_PUT ? do_put(l, op, err) : do_set_verif(l, op, err);
+	l->dirty = rc == 0;
+	if (solo && ledger_commit(l, rc < 0 ? NULL : err) < 0)
 		return -1;
 	return rc;
+}
+
+/* Copies s into a fixed buffer; fails when it does not fit. */
+static int copy_field(char *dst, size_t cap, const char *s, const char *what,
+		      struct err *err)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		return err_set(err, "ledger: %s longer than %zu characters", what, cap - 1);
+	memcpy(dst, s, n + 1);
+	return 0;
 }
 
 int ledger_put(struct ledger *l, uint64_t key, const char *country_code,
 	       const char *phone_number, const char *id, enum ledger_verif v,
 	       struct err *err)
 {
-	bool solo = !l->group;
+	struct op op = {.kind = OP_PUT, .verif = v, .key = key, .at = (int64_t)time(NULL)};
 
-	l->group = true;
-	if (ensure_txn(l, err) < 0)
-		return write_done(l, solo, -1, err);
-	sqlite3_bind_int64(l->put, 1, (sqlite3_int64)key);
-	sqlite3_bind_text(l->put, 2, country_code, -1, SQLITE_STATIC);
-	sqlite3_bind_text(l->put, 3, phone_number, -1, SQLITE_STATIC);
-	sqlite3_bind_text(l->put, 4, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(l->put, 5, (int)v);
-	sqlite3_bind_int64(l->put, 6, (sqlite3_int64)time(NULL));
-	return write_done(l, solo, step_done(l, l->put, err), err);
+	if (copy_field(op.country_code, sizeof(op.country_code), country_code,
+		       "country code", err) < 0 ||
+	    copy_field(op.phone_number, sizeof(op.phone_number), phone_number,
+		       "phone number", err) < 0 ||
+	    copy_field(op.id, sizeof(op.id), id, "user id", err) < 0)
+		return -1;
+	return submit(l, &op, err);
 }
 
 int ledger_set_verif(struct ledger *l, uint64_t key, enum ledger_verif v,
 		     struct err *err)
 {
-	bool solo = !l->group;
+	struct op op = {.kind = OP_SET_VERIF, .verif = v, .key = key,
+			.at = (int64_t)time(NULL)};
 
-	l->group = true;
-	if (ensure_txn(l, err) < 0)
-		return write_done(l, solo, -1, err);
-	sqlite3_bind_int64(l->set_verif, 1, (sqlite3_int64)key);
-	sqlite3_bind_int(l->set_verif, 2, (int)v);
-	sqlite3_bind_int64(l->set_verif, 3, (sqlite3_int64)time(NULL));
-	return write_done(l, solo, step_done(l, l->set_verif, err), err);
+	return submit(l, &op, err);
 }
 
 int ledger_begin(struct ledger *l, struct err *err)
@@ -481,19 +745,35 @@ int ledger_begin(struct ledger *l, struct err *err)
 	return 0;
 }
 
-int ledger_commit(struct ledger *l, struct err *err)
-{
-	l->group = false;
-	if (commit_txn(l, err) < 0)
-		return -1;
-	if (l->sync && syncer_wait(l->sync, l->committed, err) < 0)
-		return err_prefix(err, "ledger '%s'", l->path);
-	return 0;
-}
-
 int ledger_commit_async(struct ledger *l, struct err *err)
 {
-	return commit_txn(l, err);
+	struct op op = {.kind = OP_COMMIT};
+
+	if (!l->async) {
+		if (commit_durable(l, err) < 0)
+			return -1;
+		l->committed++;
+		l->dirty = false;
+		return 0;
+	}
+	if (!l->dirty)
+		return 0;
+	op.ticket = ++l->committed;
+	l->dirty = false;
+	return enqueue(l, &op, err);
+}
+
+int ledger_commit(struct ledger *l, struct err *err)
+{
+	if (ledger_commit_async(l, err) < 0)
+		return -1;
+	if (l->async) {
+		if (wait_done(l, l->committed, err) < 0)
+			return -1;
+	} else {
+		l->group = false;
+	}
+	return 0;
 }
 
 uint64_t ledger_next_ticket(const struct ledger *l)
@@ -503,26 +783,40 @@ uint64_t ledger_next_ticket(const struct ledger *l)
 
 int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err)
 {
-	if (!l->sync) {
-		*ticket = l->committed; /* 0: nothing committed yet */
+	int rc = 0;
+
+	if (!l->async) {
+		*ticket = l->committed;
 		return 0;
 	}
-	if (syncer_done(l->sync, ticket, err) < 0)
-		return err_prefix(err, "ledger '%s'", l->path);
-	return 0;
+	pthread_mutex_lock(&l->mu);
+	*ticket = l->done;
+	if (l->failed)
+		rc = failure(l, err);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
 }
 
 bool ledger_syncing(struct ledger *l)
 {
-	return l->sync && syncer_pending(l->sync);
+	bool busy;
+
+	if (!l->async)
+		return false;
+	pthread_mutex_lock(&l->mu);
+	busy = l->done < l->committed && !l->failed;
+	pthread_mutex_unlock(&l->mu);
+	return busy;
 }
 
 void ledger_set_wake(struct ledger *l, void (*wake)(void *ctx), void *ctx)
 {
+	if (l->async)
+		pthread_mutex_lock(&l->mu);
 	l->wake = wake;
 	l->wake_ctx = ctx;
-	if (l->sync)
-		syncer_set_wake(l->sync, wake, ctx);
+	if (l->async)
+		pthread_mutex_unlock(&l->mu);
 }
 
 int ledger_each(struct ledger *l, unsigned mask,
@@ -531,6 +825,8 @@ int ledger_each(struct ledger *l, unsigned mask,
 {
 	int rc;
 
+	if (flush(l, err) < 0)
+		return -1;
 	sqlite3_bind_int(l->each, 1, (int)mask);
 	while ((rc = sqlite3_step(l->each)) == SQLITE_ROW) {
 		struct ledger_user u;
@@ -559,9 +855,13 @@ void ledger_close(struct ledger *l)
 {
 	if (!l)
 		return;
-	if (l->in_txn || l->sync)
-		ledger_commit(l, NULL); /* a failure was reported by earlier calls */
-	syncer_free(l->sync);
+	/* a failure here was reported by the earlier calls */
+	if (l->async) {
+		ledger_commit(l, NULL);
+		stop_worker(l);
+	} else {
+		commit_durable(l, NULL);
+	}
 	if (l->wal_fd >= 0)
 		close(l->wal_fd);
 	sqlite3_finalize(l->find);

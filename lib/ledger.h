@@ -71,10 +71,20 @@ int ledger_begin(struct ledger *l, struct err *err);
 int ledger_commit(struct ledger *l, struct err *err);
 
 /*
+ * From now on writes and commits are queued: a thread of the ledger's own
+ * runs the statements, commits and fdatasyncs, then calls the wake
+ * function, so the caller never waits for SQLite or the disk. Reads wait
+ * for the queued writes first. A failure on that thread sticks: every
+ * later call reports it. The caller's thread keeps its signals. Used by
+ * the import loop; without it everything runs on the caller's thread.
+ */
+int ledger_go_async(struct ledger *l, struct err *err);
+
+/*
  * Commits the group's changes so far without waiting for the disk; the
  * group stays open. They are durable once ledger_durable reaches the
- * ticket ledger_next_ticket returned before the commit (the fdatasync runs
- * on the ledger's own thread, which calls the wake function afterwards).
+ * ticket ledger_next_ticket returned before the commit. (Without
+ * ledger_go_async this waits for the disk.)
  */
 int ledger_commit_async(struct ledger *l, struct err *err);
 
@@ -85,12 +95,13 @@ uint64_t ledger_next_ticket(const struct ledger *l);
 /* The newest durable ticket. -1 (err set) once a sync failed. */
 int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err);
 
-/* Whether a commit is waiting for its sync (another commit now would only
+/* Whether a commit is not durable yet (another commit now would only
  * queue behind it: better to let changes gather). */
 bool ledger_syncing(struct ledger *l);
 
-/* Called from the sync thread after each sync (see syncer_set_wake); wake
- * must be thread-safe. NULL = none; once this returns the old one is not
+/* Called from the ledger's thread after each durable commit (and on a
+ * failure), with its lock held: keep it short and thread-safe, e.g.
+ * curl_multi_wakeup. NULL = none; once this returns the old one is not
  * running. */
 void ledger_set_wake(struct ledger *l, void (*wake)(void *ctx), void *ctx);
 

@@ -69,6 +69,10 @@ int64_t pace_wait_ms(const struct pace *p, int64_t now_ms)
 
 void pace_pause(struct pace *p, int64_t until_ms)
 {
+	/* Millisecond clocks truncate: the 429 may have arrived up to 1 ms
+	 * after the `now` it was stamped with, so a Retry-After counted from
+	 * that now would end up to 1 ms early. One more ms never does. */
+	until_ms++;
 	if (until_ms > p->pause_until_ms)
 		p->pause_until_ms = until_ms;
 }

@@ -435,22 +435,28 @@ static void count_wake(void *ctx)
 	(*(int *)ctx)++; /* the sync thread; read after ledger_set_wake(NULL) */
 }
 
-/* Intents committed without waiting: durable at their ticket, in order,
- * with a wake-up per sync; the group stays open; a crash keeps them. */
+/* Async mode: writes queued for the ledger's thread; commits durable at
+ * their ticket, with a wake-up; reads see queued writes; the group stays
+ * open (and is lost in a crash); bad fields are refused at once. */
 static void work_async(struct ledger *l)
 {
 	struct err e;
-	uint64_t t1, t2, d = 0;
+	uint64_t t1, t2, d0 = 0, d = 0;
 	int wakes = 0;
 
+	err_init(&e);
 	assert_int_equal(ledger_begin(l, &e), 0);
 	ledger_set_wake(l, count_wake, &wakes);
-	assert_int_equal(ledger_durable(l, &d, &e), 0);
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	assert_int_equal(ledger_durable(l, &d0, &e), 0);
+	assert_false(ledger_syncing(l));
 	must_put(l, 7, "1", "2", "g", LEDGER_VERIF_INTENT);
 	t1 = ledger_next_ticket(l);
-	assert_true(t1 > d);
+	assert_true(t1 > d0);
 	assert_int_equal(ledger_commit_async(l, &e), 0);
-	must_put(l, 8, "1", "2", "h", LEDGER_VERIF_INTENT);
+	must_put(l, 8, "1", "2", "h", LEDGER_VERIF_NONE);
+	assert_int_equal(ledger_set_verif(l, 8, LEDGER_VERIF_INTENT, &e), 0);
+	assert_user(l, 8, "h", LEDGER_VERIF_INTENT, "1", "2"); /* waits for the queue */
 	t2 = ledger_next_ticket(l);
 	assert_int_equal(t2, t1 + 1);
 	while (ledger_syncing(l))
@@ -460,8 +466,13 @@ static void work_async(struct ledger *l)
 		usleep(1000);
 	assert_int_equal(ledger_durable(l, &d, &e), 0);
 	assert_true(d >= t2);
+	/* nothing new: no commit, the ticket stays */
+	assert_int_equal(ledger_commit_async(l, &e), 0);
+	assert_int_equal(ledger_next_ticket(l), t2 + 1);
 	ledger_set_wake(l, NULL, NULL);
 	assert_true(wakes >= 2);
+	assert_int_equal(ledger_put(l, 10, "1234", "2", "x", LEDGER_VERIF_NONE, &e), -1);
+	assert_string_equal(e.msg, "ledger: country code longer than 3 characters");
 	/* still a group: this one is never committed */
 	must_put(l, 9, "1", "2", "i", LEDGER_VERIF_NONE);
 }
@@ -470,10 +481,27 @@ static void test_async_commit(void **state)
 {
 	struct fixture *f = *state;
 	struct ledger *l;
+	struct err e;
 
+	err_init(&e);
 	assert_int_equal(survivors_after_crash(f->path, work_async), 2);
 	l = must_open(f->path, BASE, CLIENT);
 	assert_user(l, 8, "h", LEDGER_VERIF_INTENT, "1", "2");
+	/* closing commits what is queued */
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	must_put(l, 11, "1", "2", "k", LEDGER_VERIF_SENT);
+	ledger_close(l);
+	assert_int_equal(committed_users(f->path), 3);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_user(l, 11, "k", LEDGER_VERIF_SENT, "1", "2");
+	/* a blocking commit in async mode returns once durable */
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	assert_int_equal(ledger_set_verif(l, 11, LEDGER_VERIF_IN_DOUBT, &e), 0);
+	assert_int_equal(ledger_commit(l, &e), 0);
+	assert_false(ledger_syncing(l));
+	ledger_close(l);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_user(l, 11, "k", LEDGER_VERIF_IN_DOUBT, "1", "2");
 	ledger_close(l);
 }
 
