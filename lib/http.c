@@ -7,6 +7,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct transfer {
 	size_t len, cap;
 	int too_big;
 	int busy;
+	CURLU *uh;         /* this slot's copy of the repeated URL (url_handle) */
 	const char *up;    /* body of a once request, read by on_upload */
 	size_t up_len, up_off;
 	void *cookie;
@@ -40,6 +42,7 @@ struct http {
 	struct curl_slist *headers;
 	CURLU *url;      /* the parsed url_repeats URL (read-only to libcurl) */
 	char *url_str;   /* ...and its text */
+	char *url_path;  /* ...and its path, when it has no query or fragment */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
@@ -92,6 +95,23 @@ static int on_seek(void *user, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_FAIL;
 }
 
+/*
+ * Whether the environment names a proxy. libcurl looks these up for every
+ * transfer (getenv, several names); with none set, an explicit "no proxy"
+ * is the same and spares it. With any set, libcurl's rules apply as usual.
+ */
+static bool proxy_in_env(void)
+{
+	static const char *const names[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+					    "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+					    "no_proxy", "NO_PROXY"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (getenv(names[i]))
+			return true;
+	return false;
+}
+
 static int setup_easy(struct http *h, struct transfer *t,
 		      const struct http_opts *o)
 {
@@ -120,13 +140,12 @@ static int setup_easy(struct http *h, struct transfer *t,
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (o->username) { /* no credentials at all for e.g. a webhook */
-		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		SET(CURLOPT_USERNAME, o->username);
-		SET(CURLOPT_PASSWORD, o->password ? o->password : "");
-	}
+	/* Basic auth and User-Agent are in h->headers (see http_new) */
 	SET(CURLOPT_HTTPHEADER, h->headers);
-	SET(CURLOPT_USERAGENT, "dots-import/" DOTS_VERSION);
+	if (!proxy_in_env()) { /* the same as libcurl's default, decided once */
+		SET(CURLOPT_PROXY, "");
+		SET(CURLOPT_NOPROXY, "");
+	}
 	SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, o->request_timeout_ms);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
@@ -138,13 +157,64 @@ static int setup_easy(struct http *h, struct transfer *t,
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/*
+ * "Authorization: Basic base64(user:pass)" (RFC 7617), built once: libcurl
+ * would format and encode it again for every request. Never follows a
+ * redirect, so it only ever goes to the API host. The caller wipes it.
+ */
+static char *basic_auth(const char *user, const char *pass)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char prefix[] = "Authorization: Basic ";
+	size_t nu = strlen(user), np = strlen(pass), n = nu + 1 + np;
+	size_t cap = sizeof(prefix) + (n + 2) / 3 * 4;
+	unsigned char *in = malloc(n + 1);
+	char *out = malloc(cap), *p;
+
+	if (!in || !out) {
+		free(in);
+		free(out);
+		return NULL;
+	}
+	memcpy(in, user, nu);
+	in[nu] = ':';
+	memcpy(in + nu + 1, pass, np);
+	memcpy(out, prefix, sizeof(prefix) - 1);
+	p = out + sizeof(prefix) - 1;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		*p++ = b64[(v >> 18) & 63];
+		*p++ = b64[(v >> 12) & 63];
+		*p++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		*p++ = i + 2 < n ? b64[v & 63] : '=';
+	}
+	*p = '\0';
+	explicit_bzero(in, n + 1);
+	free(in);
+	return out;
+}
+
+/* Wipes credentials out of the header list, then frees it. */
+static void free_headers(struct curl_slist *l)
+{
+	for (struct curl_slist *i = l; i; i = i->next)
+		explicit_bzero(i->data, strlen(i->data));
+	curl_slist_free_all(l);
+}
+
 int http_new(struct http **out, const struct http_opts *o, struct err *err)
 {
 	struct http *h;
 	struct curl_slist *l = NULL;
 	static const char *const fixed[] = {
 		"Content-Type: application/json",
-		"Expect:",
+		"User-Agent: dots-import/" DOTS_VERSION,
 	};
 
 	if (o->max_in_flight < 1 || o->max_in_flight > 256)
@@ -176,6 +246,18 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 			goto oom;
 		l = nl;
 	}
+	if (o->username) { /* no credentials at all for e.g. a webhook */
+		char *auth = basic_auth(o->username, o->password ? o->password : "");
+		struct curl_slist *nl = auth ? curl_slist_append(l, auth) : NULL;
+
+		if (auth) {
+			explicit_bzero(auth, strlen(auth));
+			free(auth);
+		}
+		if (!nl)
+			goto oom;
+		l = nl;
+	}
 	h->headers = l;
 	l = NULL;
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n * 2);
@@ -185,7 +267,7 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 	*out = h;
 	return 0;
 oom:
-	curl_slist_free_all(l);
+	free_headers(l);
 	http_free(h);
 	return err_set(err, "cannot set up libcurl transfers");
 }
@@ -215,7 +297,44 @@ static CURLU *repeated_url(struct http *h, const char *url)
 		curl_url_cleanup(h->url);
 		h->url = NULL; /* url_str stays: the text is not parsed again */
 	}
+	if (h->url && !strpbrk(url, "?#") &&
+	    curl_url_get(h->url, CURLUPART_PATH, &h->url_path, 0) != CURLUE_OK)
+		h->url_path = NULL;
 	return h->url;
+}
+
+/*
+ * The parsed URL libcurl gets instead of the text, which it would parse
+ * for every transfer: the repeated URL itself, or for a URL that extends
+ * it with a plain path ("<create URL>/<id>/send-verification-token") this
+ * slot's copy of it with that path. NULL: libcurl parses the text.
+ */
+static CURLU *url_handle(struct http *h, struct transfer *t, const struct http_request *req)
+{
+	size_t n, np;
+	const char *rest;
+	char *path;
+	bool ok;
+
+	if (req->url_repeats)
+		return repeated_url(h, req->url);
+	if (!h->url || !h->url_path)
+		return NULL;
+	n = strlen(h->url_str);
+	rest = req->url + n;
+	if (strncmp(req->url, h->url_str, n) != 0 || *rest != '/' || strpbrk(rest, "?#%"))
+		return NULL;
+	if (!t->uh && !(t->uh = curl_url_dup(h->url)))
+		return NULL;
+	np = strlen(h->url_path);
+	path = malloc(np + strlen(rest) + 1);
+	if (!path)
+		return NULL;
+	memcpy(path, h->url_path, np);
+	memcpy(path + np, rest, strlen(rest) + 1);
+	ok = curl_url_set(t->uh, CURLUPART_PATH, path, 0) == CURLUE_OK;
+	free(path);
+	return ok ? t->uh : NULL;
 }
 
 int http_start(struct http *h, const struct http_request *req, struct err *err)
@@ -238,8 +357,7 @@ int http_start(struct http *h, const struct http_request *req, struct err *err)
 	if (t->buf)
 		t->buf[0] = '\0';
 	t->cookie = req->cookie;
-	rc = curl_easy_setopt(t->easy, CURLOPT_CURLU,
-			      req->url_repeats ? repeated_url(h, req->url) : NULL);
+	rc = curl_easy_setopt(t->easy, CURLOPT_CURLU, url_handle(h, t, req));
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
 	if (rc == CURLE_OK)
@@ -399,12 +517,14 @@ void http_free(struct http *h)
 				curl_multi_remove_handle(h->multi, h->t[i].easy);
 			curl_easy_cleanup(h->t[i].easy);
 		}
+		curl_url_cleanup(h->t[i].uh);
 		free(h->t[i].buf);
 	}
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
-	curl_slist_free_all(h->headers);
+	free_headers(h->headers);
 	curl_url_cleanup(h->url);
+	curl_free(h->url_path);
 	free(h->url_str);
 	free(h->t);
 	free(h->done);

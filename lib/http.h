@@ -43,7 +43,8 @@ struct http_request {
 	 */
 	int once;
 	/* The same URL for many requests (the create endpoint): libcurl gets
-	 * it parsed once instead of parsing it for every transfer. One such
+	 * it parsed once instead of parsing it for every transfer, and URLs
+	 * that extend it with a path (the sends) reuse that parse. One such
 	 * URL per engine (the first); others are parsed per request. */
 	int url_repeats;
 	void *cookie;            /* the caller's; handed back in the result */

@@ -26,6 +26,7 @@
 #include "http.h"
 #include "jobq.h"
 #include "ledger.h"
+#include "num.h"
 #include "outcome.h"
 #include "pace.h"
 #include "payload.h"
@@ -151,8 +152,8 @@ static void emit(struct run *r, enum import_event_kind kind, const struct slot *
 	struct import_event ev = {kind, 0, 0, NULL, line};
 	va_list ap;
 
-	if (!r->o->log)
-		return;
+	if (!r->o->log || (kind == IMPORT_EV_REQUEST && !r->o->log_requests))
+		return; /* one per HTTP attempt: not formatted for nothing */
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
@@ -469,22 +470,19 @@ static int flush_window(struct run *r)
 {
 	while (r->head < r->tail) {
 		struct slot *s = &r->win[r->head % r->win_cap];
-		char rowbuf[24], linebuf[24], httpbuf[16], attbuf[16];
+		char rowbuf[21], linebuf[21], httpbuf[21], attbuf[21];
 		const char *cells[11];
 
 		if (s->stage != STAGE_DONE)
 			break;
-		snprintf(rowbuf, sizeof(rowbuf), "%zu", s->row);
-		snprintf(linebuf, sizeof(linebuf), "%zu", s->line);
-		snprintf(httpbuf, sizeof(httpbuf), "%ld", s->http_status);
-		snprintf(attbuf, sizeof(attbuf), "%d", s->attempts);
-		cells[0] = rowbuf;
-		cells[1] = linebuf;
+		cells[0] = num_format_u64(s->row, rowbuf);
+		cells[1] = num_format_u64(s->line, linebuf);
 		cells[2] = import_status_name(s->status);
 		cells[3] = s->user_id;
 		cells[4] = import_verif_name(s->verif);
-		cells[5] = s->http_status ? httpbuf : "";
-		cells[6] = s->attempts ? attbuf : "";
+		cells[5] = s->http_status > 0 ? num_format_u64((unsigned long long)s->http_status, httpbuf)
+					      : "";
+		cells[6] = s->attempts > 0 ? num_format_u64((unsigned)s->attempts, attbuf) : "";
 		cells[7] = s->error;
 		cells[8] = s->email;
 		cells[9] = s->country_code;

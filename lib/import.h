@@ -103,6 +103,7 @@ struct import_opts {
 	unsigned shard_k, shard_n;  /* --shard K/N; shard_n == 0: every row */
 	/* Optional: every event (no credentials ever). */
 	void (*log)(void *ctx, const struct import_event *ev);
+	bool log_requests;          /* IMPORT_EV_REQUEST events wanted too */
 	/* Optional: called at most every 100 ms with the running figures. */
 	void (*progress)(void *ctx, const struct import_stats *st);
 	void *ctx;

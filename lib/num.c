@@ -64,3 +64,18 @@ int num_parse_double(const char *s, double min, double max, double *out)
 	*out = v;
 	return 0;
 }
+
+char *num_format_u64(unsigned long long v, char out[21])
+{
+	char tmp[21];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	return out;
+}

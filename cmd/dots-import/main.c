@@ -79,6 +79,7 @@ static enum import_result run(const struct options *o, struct report *rep,
 		.shard_n = o->shard_n,
 		.stop = &stop_signal,
 		.log = report_event,
+		.log_requests = report_wants_requests(rep),
 		.progress = report_progress,
 		.ctx = rep,
 	};

@@ -79,6 +79,11 @@ static void log_line(struct report *r, const struct import_event *ev)
 		fprintf(r->log, "%s %s %s\n", ts, kind_names[ev->kind], ev->msg);
 }
 
+bool report_wants_requests(const struct report *r)
+{
+	return (r->log && r->verbosity >= 1) || r->verbosity >= 2;
+}
+
 void report_event(void *ctx, const struct import_event *ev)
 {
 	struct report *r = ctx;

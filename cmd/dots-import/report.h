@@ -27,6 +27,10 @@ int report_init(struct report *r, int verbosity, const char *log_path, bool log_
 /* Closes the log file. */
 void report_release(struct report *r);
 
+/* Whether IMPORT_EV_REQUEST events show anywhere (-v in the log file,
+ * -v -v on stderr): else the import does not even format them. */
+bool report_wants_requests(const struct report *r);
+
 /* import_opts.log and import_opts.progress callbacks (ctx = struct report). */
 void report_event(void *ctx, const struct import_event *ev);
 void report_progress(void *ctx, const struct import_stats *st);

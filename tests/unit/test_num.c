@@ -155,6 +155,24 @@ static void test_parse_double_null_is_refused(void **state)
 	assert_true(out == UNTOUCHED_D);
 }
 
+static void test_format_u64_matches_printf(void **state)
+{
+	static const unsigned long long v[] = {0, 7, 9, 10, 99, 100, 12345, 4294967295ULL,
+					       4294967296ULL, 18446744073709551615ULL};
+	char got[21], want[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(want, sizeof(want), "%llu", v[i]);
+		assert_string_equal(num_format_u64(v[i], got), want);
+	}
+	for (unsigned long long x = 0; x < 100000; x += 7) {
+		snprintf(want, sizeof(want), "%llu", x);
+		assert_ptr_equal(num_format_u64(x, got), got);
+		assert_string_equal(got, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_parse_long_null_is_refused),
 		cmocka_unit_test(test_parse_double_table),
 		cmocka_unit_test(test_parse_double_null_is_refused),
+		cmocka_unit_test(test_format_u64_matches_printf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
