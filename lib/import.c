@@ -99,6 +99,7 @@ struct run {
 	struct fifo sendq;    /* first send attempts (they need an intent) */
 	struct fifo durq;     /* sends with an intent, waiting for its fsync */
 	bool uncommitted;     /* intents in the open ledger group */
+	size_t uncommitted_n; /* how many */
 	int64_t uncommitted_ms; /* since when */
 	struct timerq delayed; /* retries waiting for their backoff */
 
@@ -726,21 +727,20 @@ static int next_job(struct run *r, uint64_t durable, size_t *idx)
 }
 
 /*
- * Commits the ledger's open group without waiting for the disk, unless a
- * sync is still running: then the changes wait for the next commit, which
- * the end of that sync triggers (its wake-up runs the loop), so commits
- * never queue behind the disk. Only send intents must be durable before
- * their request leaves; everything else (created users, send outcomes)
- * rides along, because losing it in a crash is safe: a create is
- * idempotent by phone, and a send whose outcome was lost is in doubt.
+ * Commits the ledger's open group without waiting for the disk. Commits
+ * queued while the ledger's thread is in an fsync share the next one, so
+ * groups pipeline without multiplying fsyncs. Only send intents must be
+ * durable before their request leaves; everything else (created users,
+ * send outcomes) rides along, because losing it in a crash is safe: a
+ * create is idempotent by phone, and a send whose outcome was lost is in
+ * doubt.
  */
 static int commit_ledger(struct run *r, int64_t now)
 {
-	if (ledger_syncing(r->led))
-		return 0;
 	if (ledger_commit_async(r->led, r->err) < 0)
 		return -1;
 	r->uncommitted = false;
+	r->uncommitted_n = 0;
 	r->committed_ms = now;
 	return 0;
 }
@@ -748,14 +748,14 @@ static int commit_ledger(struct run *r, int64_t now)
 /*
  * Whether the intents in the open group should be committed now. Each
  * commit costs an fsync (about a third of a millisecond of CPU on a VM's
- * disk), so intents gather: for INTENT_GATHER_MS, until INTENTS_AHEAD x
- * concurrency wait, or at once when there is nothing else to send.
+ * disk), so intents gather: for INTENT_GATHER_MS, until 2 x concurrency
+ * of them wait, or at once when there is nothing else to send.
  */
 static bool intents_due(const struct run *r, int64_t now)
 {
-	if (!r->uncommitted || ledger_syncing(r->led))
+	if (!r->uncommitted)
 		return false;
-	return r->durq.n >= (size_t)r->cfg->concurrency * INTENTS_AHEAD ||
+	return r->uncommitted_n >= (size_t)r->cfg->concurrency * 2 ||
 	       now - r->uncommitted_ms >= INTENT_GATHER_MS || (!r->fresh.n && !r->prio.n);
 }
 
@@ -777,6 +777,7 @@ static int record_intents(struct run *r, int64_t now)
 			if (!r->uncommitted)
 				r->uncommitted_ms = now;
 			r->uncommitted = true;
+			r->uncommitted_n++;
 		}
 		fifo_push(&r->durq, idx);
 	}
@@ -848,7 +849,7 @@ static int wait_ms(struct run *r, int64_t now)
 		if (d < t)
 			t = d;
 	}
-	if (r->uncommitted && !ledger_syncing(r->led)) {
+	if (r->uncommitted) {
 		int64_t d = intents_due(r, now) ? 0 : r->uncommitted_ms + INTENT_GATHER_MS - now;
 		if (d < t)
 			t = d;
