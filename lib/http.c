@@ -113,7 +113,7 @@ static bool proxy_in_env(void)
 }
 
 static int setup_easy(struct http *h, struct transfer *t,
-		      const struct http_opts *o)
+		      const struct http_opts *o, bool proxy_env)
 {
 	CURL *e = curl_easy_init();
 	CURLcode rc = CURLE_OK;
@@ -142,7 +142,7 @@ static int setup_easy(struct http *h, struct transfer *t,
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	/* Basic auth and User-Agent are in h->headers (see http_new) */
 	SET(CURLOPT_HTTPHEADER, h->headers);
-	if (!proxy_in_env()) { /* the same as libcurl's default, decided once */
+	if (!proxy_env) { /* the same as libcurl's default, decided once */
 		SET(CURLOPT_PROXY, "");
 		SET(CURLOPT_NOPROXY, "");
 	}
@@ -212,6 +212,7 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 {
 	struct http *h;
 	struct curl_slist *l = NULL;
+	bool proxy_env;
 	static const char *const fixed[] = {
 		"Content-Type: application/json",
 		"User-Agent: dots-import/" DOTS_VERSION,
@@ -261,8 +262,9 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 	h->headers = l;
 	l = NULL;
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n * 2);
+	proxy_env = proxy_in_env();
 	for (int i = 0; i < h->n; i++)
-		if (setup_easy(h, &h->t[i], o) < 0)
+		if (setup_easy(h, &h->t[i], o, proxy_env) < 0)
 			goto oom;
 	*out = h;
 	return 0;
@@ -311,7 +313,7 @@ static CURLU *repeated_url(struct http *h, const char *url)
  */
 static CURLU *url_handle(struct http *h, struct transfer *t, const struct http_request *req)
 {
-	size_t n, np;
+	size_t n, np, nr;
 	const char *rest;
 	char *path;
 	bool ok;
@@ -327,11 +329,12 @@ static CURLU *url_handle(struct http *h, struct transfer *t, const struct http_r
 	if (!t->uh && !(t->uh = curl_url_dup(h->url)))
 		return NULL;
 	np = strlen(h->url_path);
-	path = malloc(np + strlen(rest) + 1);
+	nr = strlen(rest);
+	path = malloc(np + nr + 1);
 	if (!path)
 		return NULL;
 	memcpy(path, h->url_path, np);
-	memcpy(path + np, rest, strlen(rest) + 1);
+	memcpy(path + np, rest, nr + 1);
 	ok = curl_url_set(t->uh, CURLUPART_PATH, path, 0) == CURLUE_OK;
 	free(path);
 	return ok ? t->uh : NULL;

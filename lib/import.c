@@ -60,7 +60,7 @@ struct slot {
 	int attempts;      /* all HTTP attempts for this row */
 	int kind_attempts; /* attempts of the current request */
 	long http_status;
-	int64_t ready_at_ms; /* retry: not before; queued send: queued at */
+	int64_t ready_at_ms; /* retry: not before */
 	uint64_t ticket;   /* ledger commit that makes the send intent durable */
 	uint64_t key;
 	char *body;        /* create request body, freed after the create */
@@ -98,8 +98,7 @@ struct run {
 	struct fifo prio;     /* retries whose backoff is over */
 	struct fifo sendq;    /* first send attempts (they need an intent) */
 	struct fifo durq;     /* sends with an intent, waiting for its fsync */
-	bool uncommitted;     /* intents in the open ledger group */
-	size_t uncommitted_n; /* how many */
+	size_t uncommitted_n; /* intents in the open ledger group */
 	int64_t uncommitted_ms; /* since when */
 	struct timerq delayed; /* retries waiting for their backoff */
 
@@ -312,15 +311,14 @@ static void queue_send(struct run *r, size_t idx)
 
 	s->stage = STAGE_SEND;
 	s->kind_attempts = 0;
-	n = snprintf(s->url, sizeof(s->url), "%s/v2/users/%s/send-verification-token",
-		     r->cfg->base_url, s->user_id);
+	n = snprintf(s->url, sizeof(s->url), "%s/%s/send-verification-token", r->create_url,
+		     s->user_id);
 	if (n < 0 || (size_t)n >= sizeof(s->url)) {
 		s->verif = VERIF_FAILED;
 		set_error(s, "verification: URL too long");
 		s->stage = STAGE_DONE;
 		return;
 	}
-	s->ready_at_ms = clock_ms(r); /* when it started waiting */
 	fifo_push(&r->sendq, idx);
 }
 
@@ -739,7 +737,6 @@ static int commit_ledger(struct run *r, int64_t now)
 {
 	if (ledger_commit_async(r->led, r->err) < 0)
 		return -1;
-	r->uncommitted = false;
 	r->uncommitted_n = 0;
 	r->committed_ms = now;
 	return 0;
@@ -753,7 +750,7 @@ static int commit_ledger(struct run *r, int64_t now)
  */
 static bool intents_due(const struct run *r, int64_t now)
 {
-	if (!r->uncommitted)
+	if (!r->uncommitted_n)
 		return false;
 	return r->uncommitted_n >= (size_t)r->cfg->concurrency * 2 ||
 	       now - r->uncommitted_ms >= INTENT_GATHER_MS || (!r->fresh.n && !r->prio.n);
@@ -774,10 +771,8 @@ static int record_intents(struct run *r, int64_t now)
 							     r->err) < 0)
 				return -1;
 			s->ticket = ledger_next_ticket(r->led);
-			if (!r->uncommitted)
+			if (!r->uncommitted_n++)
 				r->uncommitted_ms = now;
-			r->uncommitted = true;
-			r->uncommitted_n++;
 		}
 		fifo_push(&r->durq, idx);
 	}
@@ -849,7 +844,7 @@ static int wait_ms(struct run *r, int64_t now)
 		if (d < t)
 			t = d;
 	}
-	if (r->uncommitted) {
+	if (r->uncommitted_n) {
 		int64_t d = intents_due(r, now) ? 0 : r->uncommitted_ms + INTENT_GATHER_MS - now;
 		if (d < t)
 			t = d;
@@ -998,7 +993,7 @@ static int drain(struct run *r)
 				set_error(s, "verification: not sent (run stopped)");
 				/* an intent whose send never started is taken back */
 				if (s->unrecorded ? record(r, s, LEDGER_VERIF_NONE) < 0
-				    : s->ticket && s->kind_attempts == 0 && r->led &&
+				    : s->ticket && s->kind_attempts == 0 &&
 					      ledger_set_verif(r->led, s->key, LEDGER_VERIF_NONE,
 							       r->err) < 0)
 					return -1;

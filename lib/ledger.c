@@ -34,6 +34,7 @@ struct ledger {
 	sqlite3 *db;
 	int lock_fd;
 	char *path;
+	char *wal_path;        /* path + "-wal" */
 	bool group;  /* ledger_begin called: writes join one transaction */
 	bool in_txn; /* a transaction is open */
 	long long users_at_open;
@@ -41,7 +42,7 @@ struct ledger {
 	int wal_fd;            /* the -wal file, from the first commit on */
 	bool unsynced;         /* committed, not fdatasynced yet */
 	uint64_t committed;    /* commits asked for = the newest ticket */
-	bool dirty;            /* writes since the last commit asked for */
+	bool dirty;            /* async: writes queued since the last commit */
 
 	/* async mode: the worker owns put/set_verif/in_txn/unsynced; the
 	 * fields below are shared under mu */
@@ -284,20 +285,13 @@ static int count_users(struct ledger *l, struct err *err)
  * first write). */
 static int open_wal(struct ledger *l, struct err *err)
 {
-	size_t n = strlen(l->path) + sizeof("-wal");
-	char *wal;
-
 	if (l->wal_fd >= 0)
 		return 0;
-	wal = malloc(n);
-	if (!wal)
-		return err_set(err, "out of memory");
-	snprintf(wal, n, "%s-wal", l->path);
-	l->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+	l->wal_fd = open(l->wal_path, O_RDONLY | O_CLOEXEC);
 	if (l->wal_fd < 0)
-		err_set(err, "ledger '%s': cannot open '%s': %s", l->path, wal, strerror(errno));
-	free(wal);
-	return l->wal_fd < 0 ? -1 : 0;
+		return err_set(err, "ledger '%s': cannot open '%s': %s", l->path, l->wal_path,
+			       strerror(errno));
+	return 0;
 }
 
 /* Commits the open transaction and makes every commit so far durable. */
@@ -324,15 +318,9 @@ static int commit_durable(struct ledger *l, struct err *err)
 /* Makes what opening wrote (schema, binding) durable, if it wrote. */
 static int sync_open_writes(struct ledger *l, struct err *err)
 {
-	size_t n = strlen(l->path) + sizeof("-wal");
-	char *wal = malloc(n);
 	struct stat sb;
 
-	if (!wal)
-		return err_set(err, "out of memory");
-	snprintf(wal, n, "%s-wal", l->path);
-	l->unsynced = stat(wal, &sb) == 0 && sb.st_size > 0;
-	free(wal);
+	l->unsynced = stat(l->wal_path, &sb) == 0 && sb.st_size > 0;
 	return commit_durable(l, err);
 }
 
@@ -347,8 +335,10 @@ int ledger_open(struct ledger **out, const char *path, const char *base_url,
 	l->lock_fd = -1;
 	l->wal_fd = -1;
 	l->path = strdup(path);
-	if (!l->path)
+	l->wal_path = malloc(strlen(path) + sizeof("-wal"));
+	if (!l->path || !l->wal_path)
 		goto oom;
+	snprintf(l->wal_path, strlen(path) + sizeof("-wal"), "%s-wal", path);
 	/* create it ourselves so it is 0600 from the first byte (SQLite gives
 	 * the -wal and -shm files the same mode) */
 	l->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -617,6 +607,7 @@ int ledger_go_async(struct ledger *l, struct err *err)
 		return err_set(err, "cannot create a condition variable");
 	}
 	l->done = l->committed; /* everything before is durable */
+	l->dirty = l->in_txn;   /* an open group's writes still need a commit */
 	l->group = true;
 	/* signals stay with the caller's thread (the worker inherits this) */
 	sigfillset(&all);
@@ -696,7 +687,6 @@ static int submit(struct ledger *l, const struct op *op, struct err *err)
 	}
 	l->group = true;
 	rc = op->kind == OP_PUT ? do_put(l, op, err) : do_set_verif(l, op, err);
-	l->dirty = rc == 0;
 	if (solo && ledger_commit(l, rc < 0 ? NULL : err) < 0)
 		return -1;
 	return rc;
@@ -753,7 +743,6 @@ int ledger_commit_async(struct ledger *l, struct err *err)
 		if (commit_durable(l, err) < 0)
 			return -1;
 		l->committed++;
-		l->dirty = false;
 		return 0;
 	}
 	if (!l->dirty)
@@ -795,18 +784,6 @@ int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err)
 		rc = failure(l, err);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
-}
-
-bool ledger_syncing(struct ledger *l)
-{
-	bool busy;
-
-	if (!l->async)
-		return false;
-	pthread_mutex_lock(&l->mu);
-	busy = l->done < l->committed && !l->failed;
-	pthread_mutex_unlock(&l->mu);
-	return busy;
 }
 
 void ledger_set_wake(struct ledger *l, void (*wake)(void *ctx), void *ctx)
@@ -873,5 +850,6 @@ void ledger_close(struct ledger *l)
 	if (l->lock_fd >= 0)
 		close(l->lock_fd); /* releases the flock */
 	free(l->path);
+	free(l->wal_path);
 	free(l);
 }

@@ -95,10 +95,6 @@ uint64_t ledger_next_ticket(const struct ledger *l);
 /* The newest durable ticket. -1 (err set) once a sync failed. */
 int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err);
 
-/* Whether a commit is not durable yet (another commit now would only
- * queue behind it: better to let changes gather). */
-bool ledger_syncing(struct ledger *l);
-
 /* Called from the ledger's thread after each durable commit (and on a
  * failure), with its lock held: keep it short and thread-safe, e.g.
  * curl_multi_wakeup. NULL = none; once this returns the old one is not

@@ -26,7 +26,7 @@
 #define ARENA_BYTES (64 * 1024)
 
 static struct {
-	bool on;      /* a parse is in progress */
+	bool on;      /* a body is being built or a response parsed */
 	bool spilled; /* ...and needed malloc too */
 	size_t used;
 	alignas(max_align_t) unsigned char buf[ARENA_BYTES];
@@ -78,7 +78,6 @@ static void arena_end(json_t *root)
 		json_decref(root); /* frees the malloc'd part, skips the arena */
 	arena.used = 0;
 }
-
 
 static int set_str(json_t *obj, const char *key, const char *val,
 		   struct err *err)
