@@ -968,6 +968,14 @@ def data_case(d, case_dir):
         assert_no_secrets(p.stdout, p.stderr)
 
 
+# More scripted cases live beside this file in cases_*.py, run in this
+# module's namespace so they share its helpers.
+for _extra in sorted(os.listdir(HERE)):
+    if _extra.startswith("cases_") and _extra.endswith(".py"):
+        with open(os.path.join(HERE, _extra)) as _f:
+            exec(compile(_f.read(), os.path.join(HERE, _extra), "exec"), globals())
+
+
 def main():
     global BUILD, WRAP
     ap = argparse.ArgumentParser()
