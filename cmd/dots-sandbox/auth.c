@@ -1,7 +1,8 @@
 /*
  * auth.c - decodes "Basic <base64>" into a bounded stack buffer and
  * compares without early exit. Must not allocate, log or keep secrets:
- * the decoded buffer is wiped before returning.
+ * the decoded buffer is wiped before returning (auth_decode copies out
+ * only into its caller's buffers, for the echo fault).
  */
 #include "auth.h"
 
@@ -10,8 +11,6 @@
 #include <strings.h>
 
 #include "banned.h"
-
-#define AUTH_DECODED_MAX (AUTH_HEADER_MAX / 4 * 3 + 3)
 
 static int auth_b64_value(unsigned char c)
 {
@@ -71,14 +70,11 @@ static int auth_same(const unsigned char *a, size_t alen, const char *b)
 	return diff == 0;
 }
 
-int auth_check(const char *header, const char *client_id, const char *api_key)
+/* Decodes the credentials of a Basic header into dec; length or -1. */
+static long auth_parse(const char *header, unsigned char *dec, size_t cap)
 {
-	unsigned char dec[AUTH_DECODED_MAX];
-	const unsigned char *colon;
 	const char *p;
 	size_t n;
-	long len;
-	int ok;
 
 	if (!header || strnlen(header, AUTH_HEADER_MAX + 1) > AUTH_HEADER_MAX)
 		return -1;
@@ -93,9 +89,21 @@ int auth_check(const char *header, const char *client_id, const char *api_key)
 	n = strlen(p);
 	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
-	len = auth_b64_decode(p, n, dec, sizeof(dec));
-	if (len <= 1)
+	return auth_b64_decode(p, n, dec, cap);
+}
+
+int auth_check(const char *header, const char *client_id, const char *api_key)
+{
+	unsigned char dec[AUTH_DECODED_MAX];
+	const unsigned char *colon;
+	long len;
+	int ok;
+
+	len = auth_parse(header, dec, sizeof(dec));
+	if (len <= 1) {
+		explicit_bzero(dec, sizeof(dec));
 		return -1; /* nothing, or only ":" */
+	}
 	colon = memchr(dec, ':', (size_t)len);
 	if (!colon) {
 		ok = 0;
@@ -110,4 +118,39 @@ int auth_check(const char *header, const char *client_id, const char *api_key)
 	}
 	explicit_bzero(dec, sizeof(dec));
 	return ok ? 0 : -1;
+}
+
+/* Copies n bytes into out[cap] as a string, cut to fit. */
+static void auth_copy(char *out, size_t cap, const unsigned char *in, size_t n)
+{
+	if (cap == 0)
+		return;
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
+int auth_decode(const char *header, char *id, size_t id_cap, char *key,
+		size_t key_cap)
+{
+	unsigned char dec[AUTH_DECODED_MAX];
+	const unsigned char *colon = NULL;
+	long len;
+
+	if (id_cap)
+		id[0] = '\0';
+	if (key_cap)
+		key[0] = '\0';
+	len = auth_parse(header, dec, sizeof(dec));
+	if (len > 0)
+		colon = memchr(dec, ':', (size_t)len);
+	if (colon) {
+		size_t ulen = (size_t)(colon - dec);
+
+		auth_copy(id, id_cap, dec, ulen);
+		auth_copy(key, key_cap, colon + 1, (size_t)len - ulen - 1);
+	}
+	explicit_bzero(dec, sizeof(dec));
+	return colon ? 0 : -1;
 }

@@ -25,6 +25,7 @@ static const char *const faults_names[FAULT_KIND_COUNT] = {
     [FAULT_OVERSIZE] = "oversize",
     [FAULT_NOID] = "noid",
     [FAULT_HTML] = "html",
+    [FAULT_ECHO] = "echo",
     [FAULT_REDIRECT] = "redirect",
 };
 

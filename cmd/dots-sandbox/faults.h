@@ -16,7 +16,7 @@
 #include "err.h"
 #include "rng.h"
 
-/* Injected misbehaviour. The random kinds run FAULT_429..FAULT_HTML. */
+/* Injected misbehaviour. The random kinds run FAULT_429..FAULT_ECHO. */
 enum fault_kind {
 	FAULT_NONE = 0,
 	FAULT_429, /* 429 + Retry-After */
@@ -30,12 +30,13 @@ enum fault_kind {
 	FAULT_OVERSIZE,	 /* 200 with a 5 MiB body */
 	FAULT_NOID,	 /* 201 with a JSON object lacking "id" */
 	FAULT_HTML,	 /* 502 with an HTML page */
+	FAULT_ECHO,	 /* 422 echoing the request's credentials back */
 	FAULT_REDIRECT,	 /* 302 to --redirect (not random, counted here) */
 	FAULT_KIND_COUNT
 };
 
 #define FAULT_FIRST_RANDOM FAULT_429
-#define FAULT_LAST_RANDOM FAULT_HTML
+#define FAULT_LAST_RANDOM FAULT_ECHO
 
 struct faults_config {
 	double

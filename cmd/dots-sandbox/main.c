@@ -5,6 +5,7 @@
  * The only file that prints to the user or exits; never prints credentials.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -24,7 +25,8 @@
 #define DOTS_VERSION "dev"
 #endif
 
-#define SANDBOX_URL_MAX 2048 /* --redirect */
+#define SANDBOX_URL_MAX 2048	    /* --redirect */
+#define SANDBOX_PEM_MAX (256u << 10) /* --tls-cert / --tls-key files */
 
 enum sandbox_exit {
 	SANDBOX_EXIT_OK = 0,	  /* stopped by SIGINT/SIGTERM */
@@ -50,6 +52,9 @@ enum sandbox_opt {
 	OPT_RATE_LIMIT,
 	OPT_PAUSE_GRACE,
 	OPT_HANG_MS,
+	OPT_ECHO_RAW,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 	OPT_FAULT_BASE = 512, /* + enum fault_kind */
 };
 
@@ -76,6 +81,10 @@ static const struct option sandbox_options[] = {
      OPT_FAULT_BASE + FAULT_OVERSIZE},
     {"fault-noid", required_argument, NULL, OPT_FAULT_BASE + FAULT_NOID},
     {"fault-html", required_argument, NULL, OPT_FAULT_BASE + FAULT_HTML},
+    {"fault-echo", required_argument, NULL, OPT_FAULT_BASE + FAULT_ECHO},
+    {"echo-raw", no_argument, NULL, OPT_ECHO_RAW},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
     {"retry-after-date", no_argument, NULL, OPT_RETRY_AFTER_DATE},
     {"trickle", no_argument, NULL, OPT_TRICKLE},
@@ -94,7 +103,9 @@ static void sandbox_usage(FILE *out)
 	fputs("usage: dots-sandbox [--port N] [--bind ADDR] "
 	      "[--client-id ID --api-key KEY]\n"
 	      "                    [--threads N] [--max-connections N] "
-	      "[--seed N] [fault options]\n"
+	      "[--seed N]\n"
+	      "                    [--tls-cert FILE --tls-key FILE] "
+	      "[fault options]\n"
 	      "\n"
 	      "  --port N              listen port, 0 = any free port "
 	      "(default 0)\n"
@@ -106,6 +117,10 @@ static void sandbox_usage(FILE *out)
 	      "  --max-connections N   connection limit (default 1024)\n"
 	      "  --seed N              seed for every random choice "
 	      "(default 1)\n"
+	      "  --tls-cert FILE       serve HTTPS (/_sandbox/ too) with this "
+	      "PEM certificate\n"
+	      "  --tls-key FILE        and this PEM private key "
+	      "(both or neither)\n"
 	      "faults (probabilities 0..1, default 0, sum at most 1):\n"
 	      "  --fault-429 P  --fault-500 P  --fault-502 P  --fault-503 P  "
 	      "--fault-504 P\n"
@@ -115,6 +130,12 @@ static void sandbox_usage(FILE *out)
 	      "  --fault-oversize P   200 with a 5 MiB body\n"
 	      "  --fault-noid P       201 with a JSON object lacking \"id\"\n"
 	      "  --fault-html P       502 with an HTML page\n"
+	      "  --fault-echo P       422 whose JSON message and error echo "
+	      "the Authorization\n"
+	      "                       header and its client id and key, "
+	      "plain and %-encoded\n"
+	      "  --echo-raw           --fault-echo answers text/plain, "
+	      "not JSON\n"
 	      "  --after-effect P     apply a faulted request's effect first\n"
 	      "  --latency-ms N       added latency per API request\n"
 	      "  --jitter-ms N        plus uniform random 0..N ms\n"
@@ -129,6 +150,14 @@ static void sandbox_usage(FILE *out)
 	      "(default: at exit)\n"
 	      "  --trickle            send API bodies one byte per second\n"
 	      "  --redirect URL       answer every API request 302 to URL\n"
+	      "API: POST /api/v2/users, GET /api/v2/users?limit=N "
+	      "(1..100, default 10),\n"
+	      "  GET /api/v2/users/ID, POST /api/v2/users/ID/"
+	      "send-verification-token|verify.\n"
+	      "Test hook: POST /_sandbox/verify-users {\"all\": true} or\n"
+	      "  {\"phones\": [{\"country_code\": \"1\", "
+	      "\"phone_number\": \"4155550100\"}, ...]}\n"
+	      "  marks users verified, answers {\"verified\": N}.\n"
 	      "Stops on SIGINT/SIGTERM. Introspection: GET /_sandbox/stats, "
 	      "/_sandbox/users[/ID].\n",
 	      out);
@@ -172,15 +201,92 @@ static int sandbox_is_ip(const char *s)
 	       inet_pton(AF_INET6, s, buf) == 1;
 }
 
-/* Fills cfg from argv. Returns 0, 1 for --help/--version, or -1 (err). */
-static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
-			 struct err *err)
+/*
+ * Reads a PEM file of at most SANDBOX_PEM_MAX bytes into *out (malloc'd,
+ * NUL-terminated). Returns 0 or -1 (err names the option and the file).
+ */
+static int sandbox_read_pem(const char *opt, const char *path, char **out,
+			    struct err *err)
 {
+	size_t cap = SANDBOX_PEM_MAX + 1, n;
+	char *buf;
+	FILE *f;
+	int rc = -1;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f)
+		return err_set(err, "--%s: cannot open '%s': %s", opt, path,
+			       strerror(errno));
+	buf = malloc(cap);
+	if (!buf) {
+		fclose(f);
+		return err_set(err, "out of memory");
+	}
+	n = fread(buf, 1, cap, f);
+	if (ferror(f))
+		err_set(err, "--%s: cannot read '%s': %s", opt, path,
+			strerror(errno));
+	else if (n > SANDBOX_PEM_MAX)
+		err_set(err, "--%s: '%s' is larger than %u bytes", opt, path,
+			SANDBOX_PEM_MAX);
+	else if (n == 0 || memchr(buf, '\0', n))
+		err_set(err, "--%s: '%s' is not a PEM file", opt, path);
+	else
+		rc = 0;
+	if (rc == 0) {
+		buf[n] = '\0';
+		if (!strstr(buf, "-----BEGIN "))
+			rc = err_set(err, "--%s: '%s' is not a PEM file", opt,
+				     path);
+	}
+	fclose(f);
+	if (rc < 0) {
+		explicit_bzero(buf, cap);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Wipes (it may be a private key) and frees a sandbox_read_pem buffer. */
+static void sandbox_free_pem(char *pem)
+{
+	if (pem) {
+		explicit_bzero(pem, strlen(pem));
+		free(pem);
+	}
+}
+
+/* The --tls-cert and --tls-key files' contents, owned by main. */
+struct sandbox_pems {
+	char *cert;
+	char *key;
+};
+
+static void sandbox_release(struct sandbox_pems *p)
+{
+	sandbox_free_pem(p->cert);
+	sandbox_free_pem(p->key);
+	p->cert = p->key = NULL;
+}
+
+/*
+ * Fills cfg from argv and reads the --tls-cert/--tls-key files into pems
+ * (cfg points at them; sandbox_release frees them). Returns 0, 1 for
+ * --help/--version, or -1 (err, nothing held).
+ */
+static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
+			 struct sandbox_pems *pems, struct err *err)
+{
+	const char *cert_path = NULL, *key_path = NULL;
 	const char *name;
 	long v;
 	int c, idx;
 
 	memset(cfg, 0, sizeof(*cfg));
+	pems->cert = pems->key = NULL;
 	cfg->bind_addr = "127.0.0.1";
 	cfg->threads = 2;
 	cfg->max_connections = 1024;
@@ -279,6 +385,15 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 					 &cfg->faults.pause_grace_ms, err))
 				return -1;
 			break;
+		case OPT_ECHO_RAW:
+			cfg->echo_raw = 1;
+			break;
+		case OPT_TLS_CERT:
+			cert_path = optarg;
+			break;
+		case OPT_TLS_KEY:
+			key_path = optarg;
+			break;
 		case OPT_HANG_MS:
 			if (sandbox_long(name, optarg, 0, 86400000,
 					 &cfg->hang_ms, err))
@@ -309,7 +424,19 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 	    (cfg->api_key && !*cfg->api_key))
 		return err_set(err, "--client-id and --api-key must not be "
 				    "empty");
-	return faults_config_check(&cfg->faults, err);
+	if (!cert_path != !key_path)
+		return err_set(err, "--tls-cert and --tls-key go together");
+	if (faults_config_check(&cfg->faults, err) < 0)
+		return -1;
+	if (cert_path &&
+	    (sandbox_read_pem("tls-cert", cert_path, &pems->cert, err) < 0 ||
+	     sandbox_read_pem("tls-key", key_path, &pems->key, err) < 0)) {
+		sandbox_release(pems);
+		return -1;
+	}
+	cfg->tls_cert = pems->cert;
+	cfg->tls_key = pems->key;
+	return 0;
 }
 
 /*
@@ -330,29 +457,33 @@ static void sandbox_raise_nofile(unsigned max_connections)
 }
 
 /* The loopback form of the bound address, for the one "listening" line. */
-static void sandbox_print_url(const char *bind, unsigned port)
+static void sandbox_print_url(const char *bind, unsigned port, int tls)
 {
+	const char *scheme = tls ? "https" : "http";
+
 	if (strcmp(bind, "0.0.0.0") == 0)
 		bind = "127.0.0.1";
 	else if (strcmp(bind, "::") == 0)
 		bind = "::1";
 	if (strchr(bind, ':'))
-		printf("listening on http://[%s]:%u/api\n", bind, port);
+		printf("listening on %s://[%s]:%u/api\n", scheme, bind, port);
 	else
-		printf("listening on http://%s:%u/api\n", bind, port);
+		printf("listening on %s://%s:%u/api\n", scheme, bind, port);
 	fflush(stdout);
 }
+
 
 int main(int argc, char **argv)
 {
 	struct server_config cfg;
+	struct sandbox_pems pems;
 	struct server *srv;
 	struct err err;
 	sigset_t stop;
 	int rc, sig;
 
 	err_init(&err);
-	rc = sandbox_parse(argc, argv, &cfg, &err);
+	rc = sandbox_parse(argc, argv, &cfg, &pems, &err);
 	if (rc > 0)
 		return SANDBOX_EXIT_OK;
 	if (rc < 0) {
@@ -371,13 +502,15 @@ int main(int argc, char **argv)
 	sandbox_raise_nofile(cfg.max_connections);
 	srv = server_start(&cfg, &err);
 	if (!srv) {
+		sandbox_release(&pems);
 		fprintf(stderr, "dots-sandbox: error: %s\n", err.msg);
 		return SANDBOX_EXIT_FAILURE;
 	}
-	sandbox_print_url(cfg.bind_addr, server_port(srv));
+	sandbox_print_url(cfg.bind_addr, server_port(srv), pems.cert != NULL);
 	do
 		rc = sigwait(&stop, &sig);
 	while (rc != 0);
 	server_free(srv);
+	sandbox_release(&pems);
 	return SANDBOX_EXIT_OK;
 }

@@ -1,8 +1,8 @@
 /*
- * server.c - libmicrohttpd glue: one struct server_req per request, routing
- * to the users-v2 endpoints and /_sandbox/, faults, and parking delayed
- * requests (suspend + delayq) so latency never occupies a worker thread.
- * The only file that includes <microhttpd.h>. Must not print anything.
+ * server.c - libmicrohttpd glue (HTTP, or HTTPS from PEM texts): one struct
+ * server_req per request, routing to the users-v2 endpoints and /_sandbox/,
+ * faults, and parking delayed requests (suspend + delayq) so latency never
+ * occupies a worker thread. The only file with <microhttpd.h>; prints nothing.
  */
 #include "server.h"
 
@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "delayq.h"
+#include "echo.h"
 #include "num.h"
 #include "store.h"
 #include "userdoc.h"
@@ -51,6 +52,7 @@ enum server_action {
 enum server_ep {
 	SERVER_EP_NONE = 0,
 	SERVER_EP_CREATE, /* POST /api/v2/users */
+	SERVER_EP_LIST,	  /* GET /api/v2/users?limit=N */
 	SERVER_EP_GET,	  /* GET /api/v2/users/{id} */
 	SERVER_EP_SEND,	  /* POST /api/v2/users/{id}/send-verification-token */
 	SERVER_EP_VERIFY, /* POST /api/v2/users/{id}/verify */
@@ -73,6 +75,8 @@ struct server {
 	atomic_ulong send_requests;
 	atomic_ulong verify_requests;
 	atomic_ulong get_requests;
+	atomic_ulong list_requests;
+	atomic_ulong echoed; /* --fault-echo answers */
 	atomic_ulong too_large;
 	atomic_ulong status[SERVER_STATUS_MAX]; /* API answers by status */
 };
@@ -285,6 +289,8 @@ static json_t *server_stats_doc(struct server *s)
 	server_put(o, "send_requests", server_load(&s->send_requests));
 	server_put(o, "verify_requests", server_load(&s->verify_requests));
 	server_put(o, "get_requests", server_load(&s->get_requests));
+	server_put(o, "list_requests", server_load(&s->list_requests));
+	server_put(o, "echoed", server_load(&s->echoed));
 	server_put(o, "too_large", server_load(&s->too_large));
 	server_put(o, "creates", ss.creates);
 	server_put(o, "existing_returned", ss.existing_returned);
@@ -326,6 +332,31 @@ static void server_one_listed(const struct store_view *v, void *cls)
 	*(json_t **)cls = userdoc_sandbox_user(v);
 }
 
+/* POST /_sandbox/verify-users: the test hook that skips the SMS code. */
+static void server_verify_users(struct server_req *r)
+{
+	char msg[USERDOC_MSG_MAX];
+	struct userdoc_verify v;
+	unsigned long n;
+	int rc;
+
+	rc = userdoc_parse_verify(r->body, r->body_len, &v, msg);
+	if (rc == USERDOC_BAD_JSON) {
+		server_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+			     "invalid JSON body");
+		return;
+	}
+	if (rc != USERDOC_OK) {
+		server_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+			     "validation_error", msg);
+		return;
+	}
+	n = store_mark_verified(&r->srv->store, v.all, v.phones, v.n);
+	userdoc_verify_release(&v);
+	server_json(r, MHD_HTTP_OK,
+		    json_pack("{s:I}", "verified", (json_int_t)n));
+}
+
 static void server_sandbox(struct server_req *r, const char *path,
 			   const char *method)
 {
@@ -333,7 +364,13 @@ static void server_sandbox(struct server_req *r, const char *path,
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	server_count(&s->sandbox_requests);
-	if (strcmp(path, "stats") == 0) {
+	if (strcmp(path, "verify-users") == 0) {
+		if (strcmp(method, "POST") != 0) {
+			server_405(r, "POST");
+			return;
+		}
+		server_verify_users(r);
+	} else if (strcmp(path, "stats") == 0) {
 		if (!get) {
 			server_405(r, "GET");
 			return;
@@ -393,9 +430,9 @@ static int server_route(const char *path, const char *method,
 		return 404;
 	rest = path + 9;
 	if (!*rest) {
-		*allow = "POST";
-		*ep = SERVER_EP_CREATE;
-		return post ? 0 : 405;
+		*allow = "GET, POST";
+		*ep = get ? SERVER_EP_LIST : SERVER_EP_CREATE;
+		return post || get ? 0 : 405;
 	}
 	if (*rest != '/' || !rest[1])
 		return 404;
@@ -473,6 +510,52 @@ static void server_get(struct server_req *r, const char *id)
 	server_json(r, MHD_HTTP_OK, doc);
 }
 
+/* The first ?limit of the query string; "" when it has no value. */
+struct server_query {
+	const char *limit;
+};
+
+static enum MHD_Result server_query_arg(void *cls, enum MHD_ValueKind kind,
+					const char *key, const char *value)
+{
+	struct server_query *q = cls;
+
+	(void)kind;
+	if (!q->limit && key && strcmp(key, "limit") == 0)
+		q->limit = value ? value : "";
+	return MHD_YES;
+}
+
+static void server_add_user(const struct store_view *v, void *cls)
+{
+	json_array_append_new(cls, userdoc_user(v));
+}
+
+static void server_list(struct server_req *r)
+{
+	struct server_query q = {NULL};
+	json_t *data;
+	size_t total;
+	long limit;
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
+				  server_query_arg, &q);
+	if (userdoc_parse_limit(q.limit, &limit) != USERDOC_OK) {
+		server_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+			     "limit: must be a whole number in 1..100");
+		return;
+	}
+	data = json_array();
+	if (!data) {
+		server_json(r, MHD_HTTP_OK, NULL);
+		return;
+	}
+	total = store_list(&r->srv->store, (size_t)limit, server_add_user,
+			   data);
+	server_json(r, MHD_HTTP_OK,
+		    userdoc_list(data, total > (size_t)limit));
+}
+
 static void server_send(struct server_req *r, const char *id)
 {
 	char code[RNG_CODE_LEN + 1];
@@ -534,6 +617,9 @@ static void server_endpoint(struct server_req *r, enum server_ep ep,
 	case SERVER_EP_CREATE:
 		server_create(r);
 		return;
+	case SERVER_EP_LIST:
+		server_list(r);
+		return;
 	case SERVER_EP_GET:
 		server_get(r, id);
 		return;
@@ -549,6 +635,34 @@ static void server_endpoint(struct server_req *r, enum server_ep ep,
 			     "no such endpoint");
 		return;
 	}
+}
+
+/*
+ * The echo fault: a 422 whose message repeats the Authorization header and
+ * the credentials in it (JSON, or text/plain with --echo-raw).
+ */
+static void server_echo(struct server_req *r)
+{
+	struct server *s = r->srv;
+	char *text = echo_text(MHD_lookup_connection_value(
+	    r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+	json_t *doc;
+
+	server_count(&s->echoed);
+	if (!text) {
+		server_drop_resp(r);
+		r->action = SERVER_RESET;
+		return;
+	}
+	doc = s->cfg.echo_raw ? NULL : userdoc_echo(text);
+	if (doc) {
+		free(text);
+		server_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT, doc);
+		return;
+	}
+	/* --echo-raw, or credentials that are not UTF-8: plain text. */
+	server_respond(r, MHD_HTTP_UNPROCESSABLE_CONTENT, SERVER_CTYPE_TEXT,
+		       text, strlen(text), 1);
 }
 
 /* Replaces the prepared answer with the injected fault. */
@@ -609,6 +723,9 @@ static void server_fault(struct server_req *r, enum fault_kind k,
 		server_respond(r, MHD_HTTP_BAD_GATEWAY, SERVER_CTYPE_HTML,
 			       (char *)server_html, sizeof(server_html) - 1, 0);
 		return;
+	case FAULT_ECHO:
+		server_echo(r);
+		return;
 	case FAULT_REDIRECT:
 	case FAULT_NONE:
 	case FAULT_KIND_COUNT:
@@ -656,13 +773,16 @@ static void server_api(struct server_req *r, const char *path,
 	}
 	if (ep == SERVER_EP_CREATE)
 		server_count(&s->create_requests);
+	else if (ep == SERVER_EP_LIST)
+		server_count(&s->list_requests);
 	else if (ep == SERVER_EP_SEND)
 		server_count(&s->send_requests);
 	else if (ep == SERVER_EP_VERIFY)
 		server_count(&s->verify_requests);
 	else
 		server_count(&s->get_requests);
-	faults_decide(&s->faults, r->arrival_ns, ep != SERVER_EP_GET, &d);
+	faults_decide(&s->faults, r->arrival_ns,
+		      ep != SERVER_EP_GET && ep != SERVER_EP_LIST, &d);
 	if (d.rate_limited) {
 		server_429(r, 1, 0, "rate limit exceeded");
 		return;
@@ -910,11 +1030,26 @@ static int server_make_oversize(struct server *s, struct err *err)
 static struct MHD_Daemon *
 server_listen(struct server *s, const struct sockaddr *sa, unsigned flags)
 {
+	/* The certificate and key when serving HTTPS, else nothing. */
+	struct MHD_OptionItem tls[3] = {
+	    {MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+
+	if (s->cfg.tls_cert) {
+		flags |= MHD_USE_TLS;
+		tls[0].option = MHD_OPTION_HTTPS_MEM_KEY;
+		tls[0].ptr_value = (void *)(uintptr_t)s->cfg.tls_key;
+		tls[1].option = MHD_OPTION_HTTPS_MEM_CERT;
+		tls[1].ptr_value = (void *)(uintptr_t)s->cfg.tls_cert;
+	}
 	if (s->threaded)
 		return MHD_start_daemon(
 		    flags | MHD_USE_THREAD_PER_CONNECTION |
 			MHD_USE_INTERNAL_POLLING_THREAD,
 		    0, NULL, NULL, server_handle, s, MHD_OPTION_SOCK_ADDR, sa,
+		    MHD_OPTION_ARRAY, tls,
 		    MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT,
 		    (unsigned)SERVER_CONN_TIMEOUT_S,
@@ -923,7 +1058,7 @@ server_listen(struct server *s, const struct sockaddr *sa, unsigned flags)
 	return MHD_start_daemon(
 	    flags | MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0,
 	    NULL, NULL, server_handle, s, MHD_OPTION_SOCK_ADDR, sa,
-	    MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+	    MHD_OPTION_ARRAY, tls, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONN_TIMEOUT_S,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
@@ -954,6 +1089,11 @@ static int server_bind(struct server *s, struct err *err)
 			       s->cfg.bind_addr);
 	}
 	s->daemon = server_listen(s, sa, flags);
+	if (!s->daemon && s->cfg.tls_cert)
+		return err_set(err,
+			       "cannot listen on %s port %u, or the TLS "
+			       "certificate and key are not a valid PEM pair",
+			       s->cfg.bind_addr, s->cfg.port);
 	if (!s->daemon)
 		return err_set(err, "cannot listen on %s port %u",
 			       s->cfg.bind_addr, s->cfg.port);
@@ -969,6 +1109,18 @@ struct server *server_start(const struct server_config *cfg, struct err *err)
 
 	if (!s) {
 		err_set(err, "out of memory");
+		return NULL;
+	}
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		free(s);
+		err_set(err, "a TLS certificate needs its key and vice versa");
+		return NULL;
+	}
+	if (cfg->tls_cert &&
+	    MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		free(s);
+		err_set(err, "this libmicrohttpd was built without TLS "
+			     "support: --tls-cert cannot be served");
 		return NULL;
 	}
 	userdoc_seed();

@@ -28,12 +28,18 @@ struct server_config {
 	int trickle;		  /* 1: API bodies one byte per second */
 	const char *redirect_url; /* non-NULL: every API request gets 302 */
 	long hang_ms;		  /* hung requests close after this; 0 never */
+	int echo_raw;		  /* 1: --fault-echo answers text/plain */
+	const char *tls_cert;	  /* PEM text: serve HTTPS (with tls_key) */
+	const char *tls_key;	  /* PEM text of the private key */
 	struct faults_config faults;
 };
 
 struct server;
 
-/* Binds, starts the threads and returns the server, or NULL (err). */
+/*
+ * Binds, starts the threads and returns the server, or NULL (err). The TLS
+ * PEM texts must stay valid until server_free.
+ */
 struct server *server_start(const struct server_config *cfg, struct err *err);
 
 /* The port actually bound (useful with port 0). */

@@ -297,6 +297,13 @@ int store_send_code(struct store *s, const char *id, const char *code)
 	return r ? 0 : -1;
 }
 
+static void store_set_verified(struct store *s, struct store_rec *r)
+{
+	if (!r->verified)
+		s->st.verified_users++;
+	r->verified = 1;
+}
+
 enum store_verify_result store_verify(struct store *s, const char *id,
 				      const char *token)
 {
@@ -314,9 +321,7 @@ enum store_verify_result store_verify(struct store *s, const char *id,
 	else
 		res = STORE_VERIFY_OK;
 	if (res == STORE_VERIFY_OK) {
-		if (!r->verified)
-			s->st.verified_users++;
-		r->verified = 1;
+		store_set_verified(s, r);
 		s->st.verifies_ok++;
 	} else if (res != STORE_VERIFY_UNKNOWN_USER) {
 		s->st.verifies_failed++;
@@ -343,6 +348,50 @@ void store_each(struct store *s, store_view_fn fn, void *cls)
 		fn(&v, cls);
 	}
 	pthread_mutex_unlock(&s->lock);
+}
+
+size_t store_list(struct store *s, size_t limit, store_view_fn fn, void *cls)
+{
+	struct store_view v;
+	size_t i, total;
+
+	pthread_mutex_lock(&s->lock);
+	total = s->st.users;
+	for (i = 0; i < total && i < limit; i++) {
+		store_view_of(s->all[i], &v);
+		fn(&v, cls);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return total;
+}
+
+unsigned long store_mark_verified(struct store *s, int all,
+				  const struct store_phone *phones, size_t n)
+{
+	unsigned long matched = 0;
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	if (all) {
+		for (i = 0; i < s->st.users; i++)
+			store_set_verified(s, s->all[i]);
+		matched = s->st.users;
+	} else {
+		for (i = 0; i < n; i++) {
+			const struct store_phone *p = &phones[i];
+			struct store_rec *r = store_find_phone(
+			    s, p->country_code, p->phone_number,
+			    store_hash_phone(p->country_code,
+					     p->phone_number));
+
+			if (r) {
+				store_set_verified(s, r);
+				matched++;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return matched;
 }
 
 void store_stats(struct store *s, struct store_stats *out)

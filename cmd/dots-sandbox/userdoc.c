@@ -6,7 +6,10 @@
 #include "userdoc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "num.h"
 
 #include "banned.h"
 
@@ -160,6 +163,118 @@ enum userdoc_result userdoc_parse_token(const char *body, size_t len,
 	return (enum userdoc_result)rc;
 }
 
+enum userdoc_result userdoc_parse_limit(const char *text, long *out)
+{
+	size_t n;
+
+	if (!text) {
+		*out = USERDOC_LIMIT_DEFAULT;
+		return USERDOC_OK;
+	}
+	n = strnlen(text, 4);
+	if (n < 1 || n > 3 || !userdoc_all_digits(text) ||
+	    num_parse_long(text, 1, USERDOC_LIMIT_MAX, out) < 0)
+		return USERDOC_INVALID;
+	return USERDOC_OK;
+}
+
+/* Checks phones[i] and points p into it; msg names the entry. */
+static int userdoc_phone_entry(json_t *e, size_t i, struct store_phone *p,
+			       char msg[USERDOC_MSG_MAX])
+{
+	char field[48], inner[USERDOC_MSG_MAX];
+
+	snprintf(field, sizeof(field), "phones[%zu]", i);
+	if (!json_is_object(e))
+		return userdoc_fail(msg, field, "must be an object");
+	if (userdoc_string(e, "country_code", 1, 16, &p->country_code,
+			   inner) ||
+	    userdoc_string(e, "phone_number", 1, USERDOC_PHONE_MAX,
+			   &p->phone_number, inner)) {
+		snprintf(msg, USERDOC_MSG_MAX, "%.40s.%.110s", field, inner);
+		return USERDOC_INVALID;
+	}
+	if (strlen(p->country_code) > 3 ||
+	    !userdoc_all_digits(p->country_code)) {
+		snprintf(msg, USERDOC_MSG_MAX,
+			 "%s.country_code: must be 1-3 digits", field);
+		return USERDOC_INVALID;
+	}
+	if (!userdoc_all_digits(p->phone_number)) {
+		snprintf(msg, USERDOC_MSG_MAX,
+			 "%s.phone_number: must contain only digits", field);
+		return USERDOC_INVALID;
+	}
+	return USERDOC_OK;
+}
+
+static int userdoc_verify_fields(struct userdoc_verify *v,
+				 char msg[USERDOC_MSG_MAX])
+{
+	json_t *all = json_object_get(v->root, "all");
+	json_t *phones = json_object_get(v->root, "phones");
+	size_t i;
+
+	if (all && !json_is_boolean(all))
+		return userdoc_fail(msg, "all", "must be true or false");
+	v->all = all && json_is_true(all);
+	if (v->all && phones)
+		return userdoc_fail(msg, "phones",
+				    "not allowed together with \"all\"");
+	if (v->all)
+		return USERDOC_OK;
+	if (!phones)
+		return userdoc_fail(msg, "phones",
+				    "missing (or give \"all\": true)");
+	if (!json_is_array(phones))
+		return userdoc_fail(msg, "phones", "must be an array");
+	v->n = json_array_size(phones);
+	if (v->n > USERDOC_PHONES_MAX)
+		return userdoc_fail(msg, "phones", "too many entries");
+	if (v->n == 0)
+		return USERDOC_OK;
+	v->phones = calloc(v->n, sizeof(*v->phones));
+	if (!v->phones)
+		return userdoc_fail(msg, "phones", "cannot be stored");
+	for (i = 0; i < v->n; i++)
+		if (userdoc_phone_entry(json_array_get(phones, i), i,
+					&v->phones[i], msg) != USERDOC_OK)
+			return USERDOC_INVALID;
+	return USERDOC_OK;
+}
+
+enum userdoc_result userdoc_parse_verify(const char *body, size_t len,
+					 struct userdoc_verify *out,
+					 char msg[USERDOC_MSG_MAX])
+{
+	json_error_t jerr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	msg[0] = '\0';
+	out->root = json_loadb(body, len, 0, &jerr);
+	if (!out->root || !json_is_object(out->root)) {
+		json_decref(out->root);
+		out->root = NULL;
+		return USERDOC_BAD_JSON;
+	}
+	rc = userdoc_verify_fields(out, msg);
+	if (rc != USERDOC_OK) {
+		userdoc_verify_release(out);
+		return (enum userdoc_result)rc;
+	}
+	return USERDOC_OK;
+}
+
+void userdoc_verify_release(struct userdoc_verify *v)
+{
+	if (!v)
+		return;
+	json_decref(v->root);
+	free(v->phones);
+	memset(v, 0, sizeof(*v));
+}
+
 void userdoc_seed(void) { json_object_seed(0); }
 
 static json_t *userdoc_str(const char *s)
@@ -195,6 +310,18 @@ json_t *userdoc_sandbox_user(const struct store_view *v)
 	    "sms", (json_int_t)v->sms, "last_code",
 	    v->last_code[0] ? userdoc_str(v->last_code) : json_null(), "status",
 	    v->verified ? "verified" : "unverified");
+}
+
+json_t *userdoc_list(json_t *data, int has_more)
+{
+	if (!data)
+		return NULL;
+	return json_pack("{s:o, s:b}", "data", data, "has_more", has_more);
+}
+
+json_t *userdoc_echo(const char *text)
+{
+	return json_pack("{s:s, s:s}", "message", text, "error", text);
 }
 
 json_t *userdoc_error(const char *error, const char *message)
