@@ -4,9 +4,12 @@
  */
 #include "afile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sys/file.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,7 +37,10 @@ int afile_open(struct afile *f, const char *path, struct err *err)
 		afile_release(f);
 		return -1;
 	}
-	if (fchmod(fd, 0600) < 0 || !(f->fp = fdopen(fd, "w"))) {
+	/* held while the file lives: afile_clean_stale leaves a locked
+	 * temporary file alone (a run writing it right now) */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fchmod(fd, 0600) < 0 ||
+	    !(f->fp = fdopen(fd, "w"))) {
 		err_set(err, "cannot create '%s': %s", path, strerror(errno));
 		close(fd);
 		afile_release(f);
@@ -101,4 +107,65 @@ int afile_write(const char *path, const char *text, struct err *err)
 	rc = afile_commit(&f, err);
 	afile_release(&f);
 	return rc;
+}
+
+/* "<base>.tmp.XXXXXX" as afile_open names its temporary files. */
+static bool is_temp_of(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+
+	if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0)
+		return false;
+	name += n + 5;
+	if (strlen(name) != 6)
+		return false;
+	for (; *name; name++)
+		if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') ||
+		      (*name >= '0' && *name <= '9')))
+			return false;
+	return true;
+}
+
+int afile_clean_stale(const char *path, int *removed, struct err *err)
+{
+	char *dcopy = strdup(path), *bcopy = strdup(path);
+	const char *dir, *base;
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	*removed = 0;
+	if (!dcopy || !bcopy) {
+		free(dcopy);
+		free(bcopy);
+		return err_set(err, "out of memory");
+	}
+	dir = dirname(dcopy);
+	base = basename(bcopy);
+	d = opendir(dir);
+	if (!d) { /* a missing directory is reported when the file is opened */
+		free(dcopy);
+		free(bcopy);
+		return 0;
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		struct stat sb;
+		int fd;
+
+		if (!is_temp_of(de->d_name, base))
+			continue;
+		fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		/* only a regular file of ours that no live run holds */
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dfd, de->d_name, 0) == 0)
+			(*removed)++;
+		close(fd);
+	}
+	closedir(d);
+	free(dcopy);
+	free(bcopy);
+	return 0;
 }

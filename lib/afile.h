@@ -28,6 +28,14 @@ int afile_commit(struct afile *f, struct err *err);
  * struct and after a failed afile_open. */
 void afile_release(struct afile *f);
 
+/*
+ * Removes the temporary files that runs killed before their commit left
+ * beside path ("<path>.tmp.XXXXXX": personal data), and nothing else: only
+ * regular files of this user that no live afile holds (each holds a lock
+ * on its temporary file). *removed says how many went.
+ */
+int afile_clean_stale(const char *path, int *removed, struct err *err);
+
 /* Writes a whole string atomically to path. */
 int afile_write(const char *path, const char *text, struct err *err);
 

@@ -19,8 +19,8 @@ static void finish(struct batch_job *j, enum retry_verdict v)
 	j->verdict = v;
 }
 
-static void handle(struct batch *b, struct batch_job *j,
-		   const struct http_result *res, int64_t now)
+static int handle(struct batch *b, struct batch_job *j,
+		  const struct http_result *res, int64_t now, struct err *err)
 {
 	enum outcome o = outcome_classify(res->transport, res->status);
 	struct retry_decision d;
@@ -45,10 +45,10 @@ static void handle(struct batch *b, struct batch_job *j,
 		pace_pause(&b->pace, now + d.delay_ms);
 	if (d.verdict == RETRY_AGAIN) {
 		if (b->aborted || (b->stop && *b->stop))
-			return; /* left not done: stopped */
+			return 0; /* left not done: stopped */
 		b->retries++;
 		j->ready_at_ms = now + d.delay_ms;
-		return;
+		return 0;
 	}
 	if (d.verdict == RETRY_ABORT && !b->aborted) {
 		b->aborted = true;
@@ -61,7 +61,13 @@ static void handle(struct batch *b, struct batch_job *j,
 		info.exhausted = d.verdict == RETRY_FAIL && o != OUTCOME_REJECTED;
 		outcome_describe(&info, "", j->error, sizeof(j->error));
 	}
+	if (d.verdict == RETRY_CONFIG && !b->aborted) {
+		/* TLS or DNS: every request would fail the same way */
+		b->aborted = true;
+		snprintf(b->abort_reason, sizeof(b->abort_reason), "%s", j->error);
+	}
 	finish(j, d.verdict);
+	return b->on_done ? b->on_done(b->ctx, j, err) : 0;
 }
 
 int batch_run(struct batch *b, struct batch_job *jobs, size_t n, struct err *err)
@@ -87,7 +93,7 @@ int batch_run(struct batch *b, struct batch_job *jobs, size_t n, struct err *err
 			b->signal = (int)*b->stop;
 			deadline = now + BATCH_STOP_GRACE_MS;
 		}
-		if (deadline && now >= deadline)
+		if ((deadline && now >= deadline) || (b->abandon && *b->abandon))
 			return 0;
 		for (size_t i = 0; i < n; i++) {
 			struct batch_job *j = &jobs[i];
@@ -139,6 +145,7 @@ int batch_run(struct batch *b, struct batch_job *jobs, size_t n, struct err *err
 			return -1;
 		now = clock_now_ms();
 		while (http_next_result(b->http, &res))
-			handle(b, res.cookie, &res, now);
+			if (handle(b, res.cookie, &res, now, err) < 0)
+				return -1;
 	}
 }

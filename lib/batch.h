@@ -44,16 +44,21 @@ struct batch {
 	struct retry_policy policy;
 	struct pace pace;        /* persists across batches */
 	volatile sig_atomic_t *stop;
+	volatile sig_atomic_t *abandon; /* stop at once, in-flight abandoned */
 	uint64_t rng;
 	/* Called before a job's request leaves (e.g. to record a send intent),
 	 * then commit once per group of starts. Either may be NULL. */
 	int (*before_start)(void *ctx, struct batch_job *j, struct err *err);
 	int (*commit)(void *ctx, struct err *err);
+	/* Called as soon as a job has its verdict (e.g. to record a send's
+	 * outcome, which the next commit makes durable). May be NULL. */
+	int (*on_done)(void *ctx, struct batch_job *j, struct err *err);
 	void *ctx;
 	/* figures and how it ended */
 	size_t requests, retries, rate_limited;
+	size_t probe_requests;   /* of requests: the run's first read (probe.h) */
 	bool aborted;
-	char abort_reason[256];
+	char abort_reason[512];
 	int signal;
 };
 

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "ledger.h"
 #include "payload.h"
+#include "probe.h"
 #include "reader.h"
 #include "results.h"
 
@@ -27,6 +28,34 @@ static const char *const send_header[] = {"user_id", "country_code", "phone_numb
 					  "error"};
 static const char *const verify_header[] = {"row", "line", "user_id", "status",
 					    "http_status", "attempts", "error"};
+
+/*
+ * The run's first request (probe.h). A configuration error fails the
+ * set-up (nothing sent); refused credentials abort the batch before its
+ * first job.
+ */
+static int probe_batch(const struct import_opts *o, struct batch *b, struct err *err)
+{
+	struct probe p = {
+		.http = b->http,
+		.base_url = o->cfg->base_url,
+		.policy = &b->policy,
+		.stop = o->stop,
+		.rng = &b->rng,
+	};
+	enum probe_result pr = probe_run(&p, err);
+
+	b->requests += p.requests;
+	b->probe_requests = p.requests;
+	b->rate_limited += p.rate_limited;
+	if (pr == PROBE_CONFIG)
+		return -1;
+	if (pr == PROBE_AUTH) { /* an outage (PROBE_UNREACHABLE) is left to the jobs' retries */
+		b->aborted = true;
+		snprintf(b->abort_reason, sizeof(b->abort_reason), "%s", err->msg);
+	}
+	return 0;
+}
 
 /* Shared set-up: engine and batch runner from the options. */
 static int start_batch(const struct import_opts *o, struct batch *b, struct err *err)
@@ -43,9 +72,10 @@ static int start_batch(const struct import_opts *o, struct batch *b, struct err 
 	b->policy.max_retry_after_ms = 300000;
 	b->policy.resend_in_doubt = o->resend_in_doubt;
 	b->stop = o->stop;
+	b->abandon = o->abandon;
 	pace_init(&b->pace, o->cfg->rate_limit, clock_now_ms());
 	b->rng = o->seed ? o->seed : clock_seed();
-	return 0;
+	return probe_batch(o, b, err);
 }
 
 static void copy_figures(const struct batch *b, struct import_stats *st)
@@ -71,6 +101,9 @@ static enum import_result ending(const struct batch *b, bool all_ok)
 
 struct send_ctx {
 	struct ledger *led;
+	struct err *err;      /* for the ledger_each callbacks */
+	struct results *out;
+	struct import_stats *st;
 	uint64_t *keys;
 	size_t n, cap;
 	uint64_t *batch_keys; /* key of each job in the current batch */
@@ -88,7 +121,7 @@ static int collect(void *ctx, uint64_t key, const struct ledger_user *u)
 		size_t cap = c->cap ? c->cap * 2 : 1024;
 		uint64_t *p = realloc(c->keys, cap * sizeof(*p));
 		if (!p)
-			return 1;
+			return err_set(c->err, "out of memory");
 		c->keys = p;
 		c->cap = cap;
 	}
@@ -101,6 +134,45 @@ static int send_intent(void *ctx, struct batch_job *j, struct err *err)
 	struct send_ctx *c = ctx;
 
 	return ledger_set_verif(c->led, c->batch_keys[j - c->jobs], LEDGER_VERIF_INTENT, err);
+}
+
+/*
+ * The ledger state a send ends in. A send not done (the run stopped) whose
+ * every attempt certainly did not reach the API goes back to its earlier
+ * state, so a later run sends it; one that may have reached it is in doubt.
+ */
+static enum ledger_verif send_state(const struct batch_job *j, enum ledger_verif before)
+{
+	if (j->done && j->verdict == RETRY_DONE)
+		return LEDGER_VERIF_SENT;
+	if (j->in_flight || j->acted_maybe || (j->done && j->verdict == RETRY_IN_DOUBT))
+		return LEDGER_VERIF_IN_DOUBT;
+	return j->done ? LEDGER_VERIF_FAILED : before;
+}
+
+/* A send's outcome goes into the ledger at once; the next group commit
+ * (one per group of starts) makes it durable, as in an import. */
+static int send_done(void *ctx, struct batch_job *j, struct err *err)
+{
+	struct send_ctx *c = ctx;
+
+	return ledger_set_verif(c->led, c->batch_keys[j - c->jobs],
+				send_state(j, LEDGER_VERIF_NONE), err);
+}
+
+/* --settle-in-doubt: the operator knows these codes went out. */
+static int settle(void *ctx, uint64_t key, const struct ledger_user *u)
+{
+	struct send_ctx *c = ctx;
+	const char *cells[7] = {u->id, u->country_code, u->phone_number, "sent", "", "",
+				"was in doubt, recorded as sent (--settle-in-doubt)"};
+
+	c->st->codes_settled++;
+	c->st->rows++;
+	if (ledger_set_verif(c->led, key, LEDGER_VERIF_SENT, c->err) < 0 ||
+	    results_row(c->out, cells, NULL, 7, c->err) < 0)
+		return -1;
+	return 0;
 }
 
 static int send_commit(void *ctx, struct err *err)
@@ -122,12 +194,16 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	unsigned mask = (1u << LEDGER_VERIF_NONE) | (1u << LEDGER_VERIF_OFF) |
 			(1u << LEDGER_VERIF_FAILED);
 	enum import_result res = IMPORT_INPUT_ERROR;
+	unsigned doubt = (1u << LEDGER_VERIF_INTENT) | (1u << LEDGER_VERIF_IN_DOUBT);
 	bool all_ok = true;
+	long long left_in_doubt = 0;
 	int64_t t0 = clock_now_ms();
 
 	memset(st, 0, sizeof(*st));
+	c.err = err;
+	c.st = st;
 	if (o->resend_in_doubt)
-		mask |= (1u << LEDGER_VERIF_INTENT) | (1u << LEDGER_VERIF_IN_DOUBT);
+		mask |= doubt;
 	if (stat(o->state_path, &sb) < 0) {
 		err_set(err, "no ledger at '%s': send-verification works on users an import recorded",
 			o->state_path);
@@ -138,6 +214,19 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	if (ledger_each(c.led, mask, collect, &c, err) < 0 ||
 	    results_open(&out, o->results_path, send_header, 7, err) < 0 ||
 	    start_batch(o, &b, err) < 0)
+		goto done;
+	c.out = out;
+	/* codes in doubt since earlier runs keep the exit code at 1 until
+	 * resent or settled */
+	if (!o->resend_in_doubt && !o->settle_in_doubt &&
+	    ledger_count(c.led, doubt, &left_in_doubt, err) < 0)
+		goto done;
+	st->codes_in_doubt_earlier = st->codes_in_doubt = (size_t)left_in_doubt;
+	if (left_in_doubt)
+		all_ok = false;
+	if (o->settle_in_doubt && !b.aborted &&
+	    (ledger_begin(c.led, err) < 0 || ledger_each(c.led, doubt, settle, &c, err) < 0 ||
+	     ledger_commit(c.led, err) < 0))
 		goto done;
 	c.body = payload_send_verification(&c.body_len, err);
 	if (!c.body)
@@ -152,6 +241,7 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	}
 	b.before_start = send_intent;
 	b.commit = send_commit;
+	b.on_done = send_done;
 	b.ctx = &c;
 	for (size_t at = 0; at < c.n; at += BATCH_SIZE) {
 		size_t nb = c.n - at < BATCH_SIZE ? c.n - at : BATCH_SIZE;
@@ -185,26 +275,22 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 				j->attempts = 0;
 				j->error[0] = '\0';
 			}
-			if (!stopped && j->done && j->verdict == RETRY_DONE) {
+			if (!stopped)
+				lv = send_state(j, lv);
+			if (lv == LEDGER_VERIF_SENT) {
 				verif = "sent";
-				lv = LEDGER_VERIF_SENT;
 				st->codes_sent++;
-			} else if (!stopped && j->done && (j->verdict == RETRY_IN_DOUBT ||
-							    (j->verdict == RETRY_ABORT && j->acted_maybe))) {
+			} else if (lv == LEDGER_VERIF_IN_DOUBT) {
 				verif = "in_doubt";
-				lv = LEDGER_VERIF_IN_DOUBT;
+				if (!j->done)
+					snprintf(j->error, sizeof(j->error),
+						 "interrupted after an attempt with an unknown outcome "
+						 "(not resent)");
 				st->codes_in_doubt++;
 				all_ok = false;
-			} else if (!stopped && j->done) {
+			} else if (lv == LEDGER_VERIF_FAILED && j->done) {
 				verif = "failed";
-				lv = LEDGER_VERIF_FAILED;
 				st->codes_failed++;
-				all_ok = false;
-			} else if (!stopped && j->in_flight) {
-				verif = "in_doubt";
-				lv = LEDGER_VERIF_IN_DOUBT;
-				snprintf(j->error, sizeof(j->error), "interrupted while in flight");
-				st->codes_in_doubt++;
 				all_ok = false;
 			} else {
 				/* never left, or certainly not acted on: as before */
@@ -232,10 +318,15 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	}
 	if (results_commit(out, err) < 0)
 		goto fail;
+	st->results_written = true;
 	copy_figures(&b, st);
 	res = ending(&b, all_ok);
 fail:
 	free(users);
+	if (res == IMPORT_INPUT_ERROR && b.requests > b.probe_requests) {
+		copy_figures(&b, st);
+		res = IMPORT_LOCAL_FAILURE; /* requests went out: exit 2 would lie */
+	}
 done:
 	st->elapsed_s = (double)(clock_now_ms() - t0) / 1000.0;
 	http_free(b.http);
@@ -433,6 +524,7 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 	}
 	if (n < 0 || results_commit(out, err) < 0)
 		goto done;
+	st->results_written = true;
 	copy_figures(&b, st);
 	res = ending(&b, all_ok);
 done:

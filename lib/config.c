@@ -1,5 +1,5 @@
 /*
- * config.c - built-in defaults and the YAML config file (CONTRACT section 5),
+ * config.c - built-in defaults and the YAML config file (the README),
  * read with libyaml's event parser and checked against one key table.
  * Must not echo secrets in errors, follow YAML aliases, or read more than
  * CONFIG_FILE_MAX bytes; the only file that includes <yaml.h>.

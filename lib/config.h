@@ -1,6 +1,6 @@
 /*
  * config.h - the run configuration and the YAML file that sets it
- * (CONTRACT section 5).
+ * (the README).
  *
  * config_init sets the built-in defaults; config_load overlays a YAML file.
  * The command line and environment are applied afterwards by the caller,

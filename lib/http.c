@@ -1,8 +1,9 @@
 /*
  * http.c - the libcurl multi engine: a fixed pool of reusable transfers,
- * bounded response bodies, transport errors mapped to enum transport.
- * The only file that includes <curl/curl.h>. Never sleeps, never retries
- * on its own, never follows redirects, never logs credentials.
+ * bounded response bodies (credentials masked), transport errors mapped to
+ * enum transport. The only file that includes <curl/curl.h>. Never sleeps,
+ * never retries on its own, never follows redirects, never logs
+ * credentials, never sends them to a proxy.
  */
 #include "http.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "banned.h"
 
@@ -21,6 +23,9 @@ struct transfer {
 	int too_big;
 	int busy;
 	CURLU *uh;         /* this slot's copy of the repeated URL (url_handle) */
+	const char *url;   /* the request's URL (borrowed until reported) */
+	int proxied;       /* the handle may use the environment's proxy */
+	char host[256];    /* the host that did not resolve (TRANSPORT_DNS) */
 	const char *up;    /* body of a once request, read by on_upload */
 	size_t up_len, up_off;
 	void *cookie;
@@ -43,6 +48,8 @@ struct http {
 	CURLU *url;      /* the parsed url_repeats URL (read-only to libcurl) */
 	char *url_str;   /* ...and its text */
 	char *url_path;  /* ...and its path, when it has no query or fragment */
+	bool proxy_env;  /* the environment names a proxy (read at http_new) */
+	struct scrub scrub; /* masks the credentials in what comes back */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
@@ -98,7 +105,8 @@ static int on_seek(void *user, curl_off_t offset, int origin)
 /*
  * Whether the environment names a proxy. libcurl looks these up for every
  * transfer (getenv, several names); with none set, an explicit "no proxy"
- * is the same and spares it. With any set, libcurl's rules apply as usual.
+ * is the same and spares it. With any set, libcurl's rules apply to https
+ * URLs only (see proxy_mode).
  */
 static bool proxy_in_env(void)
 {
@@ -112,8 +120,7 @@ static bool proxy_in_env(void)
 	return false;
 }
 
-static int setup_easy(struct http *h, struct transfer *t,
-		      const struct http_opts *o, bool proxy_env)
+static int setup_easy(struct http *h, struct transfer *t, const struct http_opts *o)
 {
 	CURL *e = curl_easy_init();
 	CURLcode rc = CURLE_OK;
@@ -140,12 +147,17 @@ static int setup_easy(struct http *h, struct transfer *t,
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	/* Basic auth and User-Agent are in h->headers (see http_new) */
+	/* Basic auth and User-Agent are in h->headers (see http_new); they
+	 * go to the host only, never in a CONNECT to a proxy (libcurl's
+	 * default since 7.42.1, stated here so it cannot change) */
 	SET(CURLOPT_HTTPHEADER, h->headers);
-	if (!proxy_env) { /* the same as libcurl's default, decided once */
-		SET(CURLOPT_PROXY, "");
-		SET(CURLOPT_NOPROXY, "");
-	}
+	SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+	/* No proxy at all: libcurl then reads no environment variable. An
+	 * https request of an engine with proxy_env turns the environment's
+	 * proxy on (proxy_mode), always as a CONNECT tunnel. */
+	SET(CURLOPT_PROXY, "");
+	SET(CURLOPT_NOPROXY, "");
+	SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, o->request_timeout_ms);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
@@ -181,6 +193,7 @@ static char *basic_auth(const char *user, const char *pass)
 	in[nu] = ':';
 	memcpy(in + nu + 1, pass, np);
 	memcpy(out, prefix, sizeof(prefix) - 1);
+	/* the same token as scrub.c's, which masks it in what comes back */
 	p = out + sizeof(prefix) - 1;
 	for (size_t i = 0; i < n; i += 3) {
 		unsigned v = (unsigned)in[i] << 16;
@@ -212,7 +225,6 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 {
 	struct http *h;
 	struct curl_slist *l = NULL;
-	bool proxy_env;
 	static const char *const fixed[] = {
 		"Content-Type: application/json",
 		"User-Agent: dots-import/" DOTS_VERSION,
@@ -261,10 +273,14 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 	}
 	h->headers = l;
 	l = NULL;
+	if (scrub_init(&h->scrub, o->username, o->password, err) < 0) {
+		http_free(h);
+		return -1;
+	}
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n * 2);
-	proxy_env = proxy_in_env();
+	h->proxy_env = proxy_in_env();
 	for (int i = 0; i < h->n; i++)
-		if (setup_easy(h, &h->t[i], o, proxy_env) < 0)
+		if (setup_easy(h, &h->t[i], o) < 0)
 			goto oom;
 	*out = h;
 	return 0;
@@ -272,6 +288,11 @@ oom:
 	free_headers(l);
 	http_free(h);
 	return err_set(err, "cannot set up libcurl transfers");
+}
+
+const struct scrub *http_scrub(const struct http *h)
+{
+	return &h->scrub;
 }
 
 int http_free_slots(const struct http *h)
@@ -340,6 +361,28 @@ static CURLU *url_handle(struct http *h, struct transfer *t, const struct http_r
 	return ok ? t->uh : NULL;
 }
 
+/*
+ * Plain http never goes through a proxy: the proxy would read the
+ * Authorization header. https may, from the environment, as a tunnel (set
+ * at setup_easy). Only a change of mode costs a setopt: an engine's URLs
+ * normally share one scheme, and without proxy_env nothing changes.
+ */
+static CURLcode proxy_mode(const struct http *h, struct transfer *t, const char *url)
+{
+	int want = h->proxy_env && strncasecmp(url, "https://", 8) == 0;
+	CURLcode rc;
+
+	if (want == t->proxied)
+		return CURLE_OK;
+	/* NULL: libcurl reads https_proxy, all_proxy and no_proxy itself */
+	rc = curl_easy_setopt(t->easy, CURLOPT_PROXY, want ? NULL : "");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(t->easy, CURLOPT_NOPROXY, want ? NULL : "");
+	if (rc == CURLE_OK)
+		t->proxied = want;
+	return rc;
+}
+
 int http_start(struct http *h, const struct http_request *req, struct err *err)
 {
 	struct transfer *t = NULL;
@@ -352,21 +395,35 @@ int http_start(struct http *h, const struct http_request *req, struct err *err)
 		}
 	if (!t)
 		return err_set(err, "no free transfer slot");
-	if (req->once && (!req->body || req->body_len == 0))
+	if (!req->get && req->once && (!req->body || req->body_len == 0))
 		return err_set(err, "a once request needs a body");
 	t->len = 0;
 	t->too_big = 0;
 	t->errbuf[0] = '\0';
+	t->host[0] = '\0';
 	if (t->buf)
 		t->buf[0] = '\0';
 	t->cookie = req->cookie;
-	rc = curl_easy_setopt(t->easy, CURLOPT_CURLU, url_handle(h, t, req));
+	t->url = req->url;
+	rc = proxy_mode(h, t, req->url);
+	/* a GET's URL is its own (a query): parsed for this request only */
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(t->easy, CURLOPT_CURLU,
+				      req->get ? NULL : url_handle(h, t, req));
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-				      (curl_off_t)(req->body ? req->body_len : 0));
-	if (req->once) {
+				      (curl_off_t)(!req->get && req->body ? req->body_len : 0));
+	if (req->get) {
+		/* no stale pointer left behind; CURLOPT_POSTFIELDS selects POST,
+		 * so HTTPGET comes last. The next POST selects POST again
+		 * (CURLOPT_POSTFIELDS or CURLOPT_POST below). */
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, "");
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+	} else if (req->once) {
 		/* NULL postfields: libcurl reads the body through on_upload */
 		t->up = req->body;
 		t->up_len = req->body_len;
@@ -425,6 +482,34 @@ void http_wakeup(struct http *h)
 	curl_multi_wakeup(h->multi);
 }
 
+/* The host part of the transfer's URL, for "cannot resolve host". The URL
+ * has no credentials in it; a userinfo part would not be copied anyway. */
+static void failed_host(struct transfer *t)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+
+	t->host[0] = '\0';
+	if (u && t->url &&
+	    curl_url_set(u, CURLUPART_URL, t->url, CURLU_GUESS_SCHEME) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		snprintf(t->host, sizeof(t->host), "%s", host);
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
+/*
+ * Configuration errors stop the run, blips are retried:
+ *  - DNS: the name does not resolve (libcurl's resolver has already waited
+ *    for its answer; a resolver outage that mimics it is rare and still
+ *    needs the operator).
+ *  - TLS: verification of the server's certificate failed (untrusted
+ *    issuer, expired, wrong host name: all CURLE_PEER_FAILED_VERIFICATION)
+ *    or the CA file cannot be used (CURLE_SSL_CACERT_BADFILE).
+ *    CURLE_SSL_CONNECT_ERROR stays NOT_SENT: it is also what a connection
+ *    reset during the handshake gives, and a blip must not stop a run; a
+ *    lasting one exhausts its attempts and the line shows libcurl's text.
+ */
 static enum transport classify(struct transfer *t, CURLcode rc)
 {
 	curl_off_t sent = 0;
@@ -435,11 +520,15 @@ static enum transport classify(struct transfer *t, CURLcode rc)
 		return TRANSPORT_TOO_BIG;
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
+		failed_host(t);
+		return TRANSPORT_DNS;
 	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_SSL_CONNECT_ERROR:
+		return TRANSPORT_DNS;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
+		return TRANSPORT_TLS;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
 		return TRANSPORT_NOT_SENT;
 	default:
 		break;
@@ -489,9 +578,15 @@ int http_next_result(struct http *h, struct http_result *res)
 		res->retry_after_ms = retry_after > 86400 ? 86400000L
 							  : (long)retry_after * 1000L;
 	res->elapsed_ms = (long)(total_us / 1000);
+	if (t->buf)
+		scrub_apply(&h->scrub, t->buf, t->len);
 	res->body = t->buf ? t->buf : "";
 	res->body_len = t->len;
+	scrub_apply(&h->scrub, t->errbuf, strlen(t->errbuf));
+	scrub_apply(&h->scrub, t->host, strlen(t->host));
 	res->detail = res->transport == TRANSPORT_OK ? "" : t->errbuf;
+	res->host = t->host[0] ? t->host : NULL;
+	res->scrub = &h->scrub;
 	curl_multi_remove_handle(h->multi, t->easy);
 	t->busy = 0;
 	h->in_flight--;
@@ -508,6 +603,8 @@ void http_outcome_info(const struct http_result *res, enum outcome o,
 	info->body = res->body;
 	info->body_len = res->body_len;
 	info->detail = res->detail;
+	info->host = res->host;
+	info->scrub = res->scrub;
 }
 
 void http_free(struct http *h)
@@ -529,6 +626,7 @@ void http_free(struct http *h)
 	curl_url_cleanup(h->url);
 	curl_free(h->url_path);
 	free(h->url_str);
+	scrub_release(&h->scrub);
 	free(h->t);
 	free(h->done);
 	free(h);

@@ -30,6 +30,7 @@
 #include "outcome.h"
 #include "pace.h"
 #include "payload.h"
+#include "probe.h"
 #include "reader.h"
 #include "results.h"
 #include "retry.h"
@@ -57,6 +58,7 @@ struct slot {
 	int in_flight;
 	bool unrecorded;   /* created, not yet in the ledger (its send is about
 			    * to write it with the intent, saving a statement) */
+	bool maybe_acted;  /* an attempt of its send may have reached the API */
 	int attempts;      /* all HTTP attempts for this row */
 	int kind_attempts; /* attempts of the current request */
 	long http_status;
@@ -114,12 +116,21 @@ struct run {
 	bool stopping, aborting;
 	int64_t stop_deadline_ms;
 	enum import_result abort_result;
+
+	/* A local failure (ledger, results, input, log) stops the run like a
+	 * signal; the first one is kept for the message. */
+	bool failed;
+	enum import_result fail_result; /* LOCAL_FAILURE, or ABORTED: input changed */
+	struct err fail_err;
+	struct ledger *led_dead; /* a failed ledger: no more writes, closed last */
+	size_t probe_requests;   /* the first request's attempts (a read) */
+	bool out_dead;           /* the results file failed: no more rows written */
 };
 
 static const char *const status_names[ROW_STATUS_COUNT] = {
 	"created", "exists", "valid", "invalid", "duplicate", "failed", "pending"};
 static const char *const verif_names[VERIF_STATUS_COUNT] = {
-	"", "sent", "failed", "in_doubt", "off"};
+	"", "sent", "failed", "in_doubt", "off", "verified"};
 
 const char *import_status_name(enum row_status s)
 {
@@ -250,6 +261,58 @@ static void set_error(struct slot *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ---- stopping ---------------------------------------------------------- */
+
+static void begin_stop(struct run *r)
+{
+	if (!r->stopping) {
+		r->stopping = true;
+		r->stop_deadline_ms = clock_ms(r) + STOP_GRACE_MS;
+	}
+}
+
+/*
+ * Something local failed mid-run (r->err says what): the run stops like
+ * after a signal - no new request, those in flight finish, and whatever
+ * still works is written. Returns 0 so the caller goes on winding down.
+ */
+static int fail_local(struct run *r, enum import_result why)
+{
+	if (!r->failed) {
+		r->failed = true;
+		r->fail_result = why;
+		err_set(&r->fail_err, "%s", r->err->msg);
+		emit(r, IMPORT_EV_ABORT, NULL, "stopping: %s", r->fail_err.msg);
+	}
+	begin_stop(r);
+	return 0;
+}
+
+/* The ledger failed: it is written no more (a failure there is sticky),
+ * and the run stops. Sends whose outcome it cannot record stay intents:
+ * in doubt for a rerun, never sent twice. */
+static int ledger_failed(struct run *r)
+{
+	if (r->led) {
+		r->led_dead = r->led;
+		r->led = NULL;
+	}
+	return fail_local(r, IMPORT_LOCAL_FAILURE);
+}
+
+/* Why rows that were not attempted are pending, for their error cell. */
+static void set_pending_reason(const struct run *r, struct slot *s)
+{
+	if (r->failed)
+		set_error(s, "not attempted: %s", r->fail_err.msg);
+	else if (r->aborting)
+		set_error(s, "not attempted: run aborted: %s", r->st->abort_reason);
+	else if (r->st->signal)
+		set_error(s, "not attempted: run interrupted by signal %d", r->st->signal);
+	else
+		set_error(s, "not attempted: run stopped");
+}
+
 /* ---- pass 1: validate everything, find duplicates --------------------- */
 
 /* Validates a row. Returns 0 (u filled) or -1 with the reason in e. */
@@ -352,13 +415,29 @@ static int admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
 			queue_send(r, idx);
 			return 1;
 		}
+		if (r->o->settle_in_doubt) {
+			/* the operator knows these went out: recorded as sent */
+			s->verif = VERIF_SENT;
+			r->st->codes_settled++;
+			set_error(s, "verification: was in doubt, recorded as sent (--settle-in-doubt)");
+			if (ledger_set_verif(r->led, s->key, LEDGER_VERIF_SENT, r->err) < 0)
+				ledger_failed(r);
+			break;
+		}
 		s->verif = VERIF_IN_DOUBT;
+		r->st->codes_in_doubt++;
+		r->st->codes_in_doubt_earlier++;
+		set_error(s, "verification: in doubt since an earlier run (not resent: "
+			     "--resend-in-doubt sends it, --settle-in-doubt records it as sent)");
 		if (lu->verif == LEDGER_VERIF_INTENT &&
 		    ledger_set_verif(r->led, s->key, LEDGER_VERIF_IN_DOUBT, r->err) < 0)
-			return -1;
+			ledger_failed(r);
 		break;
 	case LEDGER_VERIF_SENT:
 		s->verif = VERIF_SENT;
+		break;
+	case LEDGER_VERIF_VERIFIED:
+		s->verif = VERIF_VERIFIED;
 		break;
 	case LEDGER_VERIF_FAILED:
 		s->verif = VERIF_FAILED;
@@ -383,8 +462,14 @@ static int admit_row(struct run *r)
 	int rc;
 
 	rc = reader_next(r->rd, &row, r->err);
-	if (rc <= 0)
-		return rc;
+	if (rc < 0) {
+		/* the input changed since it was validated, or cannot be read:
+		 * no row beyond this point is ever seen */
+		fail_local(r, reader_changed(r->rd) ? IMPORT_ABORTED : IMPORT_LOCAL_FAILURE);
+		return 0;
+	}
+	if (rc == 0)
+		return 0;
 	valid = row_validate(r, &row, &u, &e) == 0;
 	if (!in_shard(r, row.row, valid ? &u : NULL))
 		return 1;
@@ -445,11 +530,12 @@ static int admit_row(struct run *r)
 
 		rc = ledger_find(r->led, s->key, &lu, r->err);
 		if (rc < 0)
-			return -1;
+			ledger_failed(r);
 		if (rc == 1 && lu.id[0])
 			return admit_known(r, idx, &lu);
 	}
 	if (r->stopping || r->aborting) {
+		set_pending_reason(r, s);
 		slot_finish(r, s, ROW_PENDING);
 		return 1;
 	}
@@ -486,8 +572,10 @@ static int flush_window(struct run *r)
 		cells[8] = s->email;
 		cells[9] = s->country_code;
 		cells[10] = s->phone_number;
-		if (results_row(r->out, cells, NULL, 11, r->err) < 0)
-			return -1;
+		if (!r->out_dead && results_row(r->out, cells, NULL, 11, r->err) < 0) {
+			r->out_dead = true; /* the rows go on leaving the window */
+			fail_local(r, IMPORT_LOCAL_FAILURE);
+		}
 		if (s->error[0])
 			emit(r, IMPORT_EV_ROW, s, "%s", s->error);
 		r->st->by_status[s->status]++;
@@ -533,14 +621,21 @@ static void describe_failure(struct slot *s, enum outcome o,
 static int record(struct run *r, struct slot *s, enum ledger_verif v)
 {
 	s->unrecorded = false;
-	if (!r->led)
-		return 0;
-	return ledger_put(r->led, s->key, s->country_code, s->phone_number, s->user_id, v,
-			  r->err);
+	if (r->led && ledger_put(r->led, s->key, s->country_code, s->phone_number, s->user_id,
+				 v, r->err) < 0)
+		return ledger_failed(r);
+	return 0;
+}
+
+/* Changes a recorded user's verification state (no-op without a ledger). */
+static void record_verif(struct run *r, const struct slot *s, enum ledger_verif v)
+{
+	if (r->led && ledger_set_verif(r->led, s->key, v, r->err) < 0)
+		ledger_failed(r);
 }
 
 /* A create succeeded: record the user, then its verification send. */
-static int created(struct run *r, size_t idx)
+static int created(struct run *r, size_t idx, bool verified)
 {
 	struct slot *s = &r->win[idx];
 	bool send = r->cfg->send_verification;
@@ -548,6 +643,16 @@ static int created(struct run *r, size_t idx)
 	s->status = ROW_CREATED;
 	free(s->body);
 	s->body = NULL;
+	if (verified) {
+		/* the API says this person is verified (an earlier import whose
+		 * ledger is gone, or verified elsewhere): never sent a code */
+		s->verif = VERIF_VERIFIED;
+		r->st->codes_verified++;
+		if (record(r, s, LEDGER_VERIF_VERIFIED) < 0)
+			return -1;
+		slot_finish(r, s, ROW_CREATED);
+		return 0;
+	}
 	if (send && !r->aborting && !r->stopping) {
 		/* recorded together with its send intent, moments from now; a
 		 * crash before that only means the create is repeated, and the
@@ -558,11 +663,10 @@ static int created(struct run *r, size_t idx)
 	}
 	if (record(r, s, send ? LEDGER_VERIF_NONE : LEDGER_VERIF_OFF) < 0)
 		return -1;
-	if (!send) {
+	if (!send)
 		s->verif = VERIF_OFF;
-	} else {
+	else
 		set_error(s, "verification: not sent (run stopped)");
-	}
 	slot_finish(r, s, ROW_CREATED);
 	return 0;
 }
@@ -571,8 +675,7 @@ static int sent(struct run *r, struct slot *s)
 {
 	s->verif = VERIF_SENT;
 	r->st->codes_sent++;
-	if (r->led && ledger_set_verif(r->led, s->key, LEDGER_VERIF_SENT, r->err) < 0)
-		return -1;
+	record_verif(r, s, LEDGER_VERIF_SENT);
 	slot_finish(r, s, s->status);
 	return 0;
 }
@@ -590,32 +693,49 @@ static int send_failed(struct run *r, struct slot *s, bool in_doubt)
 		s->verif = VERIF_FAILED;
 		r->st->codes_failed++;
 	}
-	if (r->led && ledger_set_verif(r->led, s->key,
-				       in_doubt ? LEDGER_VERIF_IN_DOUBT : LEDGER_VERIF_FAILED,
-				       r->err) < 0)
-		return -1;
+	record_verif(r, s, in_doubt ? LEDGER_VERIF_IN_DOUBT : LEDGER_VERIF_FAILED);
 	slot_finish(r, s, s->status);
 	return 0;
 }
 
 /*
+ * A send that is not going to be attempted again (the run stops). When no
+ * attempt may have reached the API (never started, or every attempt
+ * certainly not acted on: connection refused, 429, 503), its intent is
+ * taken back, so a rerun sends it; otherwise it is in doubt.
+ */
+static void send_not_finished(struct run *r, struct slot *s)
+{
+	if (s->maybe_acted) {
+		s->verif = VERIF_IN_DOUBT;
+		r->st->codes_in_doubt++;
+		set_error(s, "verification: interrupted after an attempt with an unknown "
+			     "outcome (not resent)");
+		record_verif(r, s, LEDGER_VERIF_IN_DOUBT);
+	} else {
+		set_error(s, "verification: not sent (run stopped)");
+		if (s->unrecorded)
+			record(r, s, LEDGER_VERIF_NONE);
+		else if (s->ticket)
+			record_verif(r, s, LEDGER_VERIF_NONE);
+	}
+	slot_finish(r, s, s->status);
+}
+
+/*
  * The run is stopping and this request would be retried: a create is left
- * pending (a rerun creates it), a send certainly did not go out, so its
- * intent is withdrawn and a rerun sends it.
+ * pending (a rerun creates it); a send goes as send_not_finished says.
  */
 static int cut_short(struct run *r, size_t idx, enum request_kind kind)
 {
 	struct slot *s = &r->win[idx];
 
 	if (kind == REQUEST_CREATE) {
-		s->error[0] = '\0';
+		set_pending_reason(r, s);
 		slot_finish(r, s, ROW_PENDING);
 		return 0;
 	}
-	set_error(s, "verification: not sent (run stopped)");
-	if (r->led && ledger_set_verif(r->led, s->key, LEDGER_VERIF_NONE, r->err) < 0)
-		return -1;
-	slot_finish(r, s, s->status);
+	send_not_finished(r, s);
 	return 0;
 }
 
@@ -628,6 +748,7 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 	struct retry_decision d;
 	struct err e;
 	const char *why = NULL;
+	bool verified = false;
 
 	s->in_flight = 0;
 	s->attempts++;
@@ -635,8 +756,10 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 	r->st->requests++;
 	if (res->transport == TRANSPORT_OK)
 		s->http_status = res->status;
+	if (kind == REQUEST_SEND && !outcome_not_acted(o))
+		s->maybe_acted = true;
 	if (o == OUTCOME_OK && kind == REQUEST_CREATE &&
-	    payload_user_id(res->body, res->body_len, s->user_id, &e) < 0) {
+	    payload_created_user(res->body, res->body_len, s->user_id, &verified, &e) < 0) {
 		o = OUTCOME_BAD_RESPONSE;
 		why = e.msg;
 	}
@@ -667,11 +790,16 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 		timerq_push(&r->delayed, s->ready_at_ms, idx);
 		return 0;
 	case RETRY_DONE:
-		return kind == REQUEST_CREATE ? created(r, idx) : sent(r, s);
+		return kind == REQUEST_CREATE ? created(r, idx, verified) : sent(r, s);
 	case RETRY_ABORT:
 		describe_failure(s, o, res, why, false, kind == REQUEST_SEND ? "verification: " : "");
 		abort_run(r, IMPORT_ABORTED, "HTTP %ld: the API refused the credentials",
 			  res->status);
+		break;
+	case RETRY_CONFIG:
+		/* TLS or DNS: every request would fail the same way */
+		describe_failure(s, o, res, why, false, kind == REQUEST_SEND ? "verification: " : "");
+		abort_run(r, IMPORT_ABORTED, "%s", s->error);
 		break;
 	case RETRY_FAIL:
 	case RETRY_IN_DOUBT:
@@ -680,6 +808,10 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 				 kind == REQUEST_SEND ? "verification: " : "");
 		break;
 	}
+	if (kind == REQUEST_CREATE && res->transport == TRANSPORT_OK && res->status == 404)
+		/* the users route itself is missing: a wrong base URL */
+		abort_run(r, IMPORT_ABORTED, "HTTP 404 for POST %s: %s", r->create_url,
+			  outcome_hint_404());
 	if (kind == REQUEST_CREATE) {
 		r->api_failures++;
 		if (r->o->max_failures >= 0 && r->api_failures >= (size_t)r->o->max_failures)
@@ -688,7 +820,7 @@ static int handle_result(struct run *r, const struct http_result *res, int64_t n
 		slot_finish(r, s, ROW_FAILED);
 		return 0;
 	}
-	return send_failed(r, s, d.verdict == RETRY_IN_DOUBT || !outcome_not_acted(o));
+	return send_failed(r, s, d.verdict == RETRY_IN_DOUBT || s->maybe_acted);
 }
 
 /* ---- starting requests ------------------------------------------------ */
@@ -736,7 +868,7 @@ static int next_job(struct run *r, uint64_t durable, size_t *idx)
 static int commit_ledger(struct run *r, int64_t now)
 {
 	if (ledger_commit_async(r->led, r->err) < 0)
-		return -1;
+		return ledger_failed(r);
 	r->uncommitted_n = 0;
 	r->committed_ms = now;
 	return 0;
@@ -766,10 +898,12 @@ static int record_intents(struct run *r, int64_t now)
 		struct slot *s = &r->win[idx];
 
 		if (r->led) {
-			if (s->unrecorded ? record(r, s, LEDGER_VERIF_INTENT) < 0
-					  : ledger_set_verif(r->led, s->key, LEDGER_VERIF_INTENT,
-							     r->err) < 0)
-				return -1;
+			if (s->unrecorded)
+				record(r, s, LEDGER_VERIF_INTENT);
+			else
+				record_verif(r, s, LEDGER_VERIF_INTENT);
+			if (!r->led) /* it failed: this send never starts */
+				return 0;
 			s->ticket = ledger_next_ticket(r->led);
 			if (!r->uncommitted_n++)
 				r->uncommitted_ms = now;
@@ -793,9 +927,12 @@ static int start_requests(struct run *r, int64_t now)
 		return 0;
 	if (record_intents(r, now) < 0)
 		return -1;
-	if (r->led && ((intents_due(r, now) && commit_ledger(r, now) < 0) ||
-		       ledger_durable(r->led, &durable, r->err) < 0))
-		return -1;
+	if (r->led && intents_due(r, now))
+		commit_ledger(r, now);
+	if (r->led && ledger_durable(r->led, &durable, r->err) < 0)
+		ledger_failed(r);
+	if (!r->led && r->failed)
+		return 0; /* stopping: nothing new starts */
 	want = http_free_slots(r->http);
 	while (nb < want && (r->prio.n || r->fresh.n || send_ready(r, durable)) &&
 	       pace_take(&r->pace, now)) {
@@ -869,6 +1006,46 @@ static void report_progress(struct run *r, int64_t now, bool force)
 
 /* ---- the run ---------------------------------------------------------- */
 
+/*
+ * The first request of every run: one authenticated read. A configuration
+ * error (wrong base URL, untrusted certificate, unknown host) fails the
+ * setup (-1, err set: nothing was sent); refused credentials abort the run
+ * before any row is sent (exit 3, every night, even with nothing to send).
+ */
+static int preflight(struct run *r)
+{
+	struct probe p = {
+		.http = r->http,
+		.base_url = r->cfg->base_url,
+		.policy = &r->policy,
+		.stop = r->o->stop,
+		.now_ms = r->o->now_ms,
+		.ctx = r->o->ctx,
+		.rng = &r->rng,
+	};
+	enum probe_result pr = probe_run(&p, r->err);
+
+	r->st->requests += p.requests;
+	r->st->rate_limited += p.rate_limited;
+	r->probe_requests = p.requests;
+	switch (pr) {
+	case PROBE_OK:
+	case PROBE_STOPPED: /* the loop sees the signal */
+		return 0;
+	case PROBE_CONFIG:
+		return -1;
+	case PROBE_UNREACHABLE:
+		/* an outage, not a configuration error: the rows' own retries
+		 * and the circuit breaker deal with it */
+		emit(r, IMPORT_EV_PAUSE, NULL, "warning: %s; going on", r->err->msg);
+		return 0;
+	case PROBE_AUTH:
+		break;
+	}
+	abort_run(r, IMPORT_ABORTED, "%s", r->err->msg);
+	return 0;
+}
+
 static int setup(struct run *r, size_t *invalid)
 {
 	const struct import_opts *o = r->o;
@@ -885,7 +1062,8 @@ static int setup(struct run *r, size_t *invalid)
 		return err_set(r->err,
 			       "'%s': %zu invalid rows, more than --max-invalid %ld: nothing sent",
 			       o->input_path, *invalid, o->max_invalid);
-	if (reader_rewind(r->rd, r->err) < 0)
+	/* pass 2 reads exactly the bytes validated, or stops */
+	if (reader_seal(r->rd, r->err) < 0)
 		return -1;
 	n = snprintf(r->create_url, sizeof(r->create_url), "%s/v2/users", r->cfg->base_url);
 	if (n < 0 || (size_t)n >= sizeof(r->create_url))
@@ -904,6 +1082,8 @@ static int setup(struct run *r, size_t *invalid)
 
 		import_http_opts(o, &ho);
 		if (http_new(&r->http, &ho, r->err) < 0)
+			return -1;
+		if (preflight(r) < 0)
 			return -1;
 		if (r->led) { /* SQL and fsyncs on the ledger's thread, which
 			       * wakes the loop when a commit is durable */
@@ -930,13 +1110,16 @@ static int loop(struct run *r)
 		int64_t now = clock_ms(r);
 		struct http_result res;
 
-		if (r->o->stop && *r->o->stop && !r->stopping) {
-			r->stopping = true;
+		if (r->o->stop && *r->o->stop && !r->st->signal) {
 			r->st->signal = (int)*r->o->stop;
-			r->stop_deadline_ms = now + STOP_GRACE_MS;
+			begin_stop(r);
 			emit(r, IMPORT_EV_SIGNAL, NULL,
 			     "signal %d: finishing requests in flight (10 s at most)", r->st->signal);
 		}
+		if (r->o->abandon && *r->o->abandon)
+			break; /* a later second signal: in-flight requests abandoned */
+		if (!r->failed && r->o->check && r->o->check(r->o->ctx, r->err) < 0)
+			fail_local(r, IMPORT_LOCAL_FAILURE);
 		if (r->stopping && now >= r->stop_deadline_ms)
 			break;
 		while (!r->eof && r->tail - r->head < r->win_cap &&
@@ -949,10 +1132,9 @@ static int loop(struct run *r)
 		}
 		if (r->http && start_requests(r, now) < 0)
 			return -1;
-		if (r->led && now - r->committed_ms >= LEDGER_COMMIT_MS && commit_ledger(r, now) < 0)
-			return -1;
-		if (flush_window(r) < 0)
-			return -1;
+		if (r->led && now - r->committed_ms >= LEDGER_COMMIT_MS)
+			commit_ledger(r, now);
+		flush_window(r);
 		report_progress(r, now, false);
 		if (!r->http || http_in_flight(r->http) == 0) {
 			bool idle = !r->prio.n && !r->fresh.n && !r->sendq.n && !r->durq.n &&
@@ -981,30 +1163,20 @@ static int drain(struct run *r)
 
 		if (s->stage == STAGE_DONE)
 			continue;
-		if (s->stage == STAGE_SEND) {
-			if (s->in_flight) {
-				s->verif = VERIF_IN_DOUBT;
-				r->st->codes_in_doubt++;
-				set_error(s, "verification: interrupted while in flight (outcome unknown: not resent)");
-				if (r->led && ledger_set_verif(r->led, s->key, LEDGER_VERIF_IN_DOUBT,
-							       r->err) < 0)
-					return -1;
-			} else {
-				set_error(s, "verification: not sent (run stopped)");
-				/* an intent whose send never started is taken back */
-				if (s->unrecorded ? record(r, s, LEDGER_VERIF_NONE) < 0
-				    : s->ticket && s->kind_attempts == 0 &&
-					      ledger_set_verif(r->led, s->key, LEDGER_VERIF_NONE,
-							       r->err) < 0)
-					return -1;
-			}
+		if (s->stage == STAGE_SEND && s->in_flight) {
+			s->verif = VERIF_IN_DOUBT;
+			r->st->codes_in_doubt++;
+			set_error(s, "verification: interrupted while in flight (outcome unknown: not resent)");
+			record_verif(r, s, LEDGER_VERIF_IN_DOUBT);
 			slot_finish(r, s, s->status);
+		} else if (s->stage == STAGE_SEND) {
+			send_not_finished(r, s);
 		} else {
+			set_pending_reason(r, s);
 			slot_finish(r, s, ROW_PENDING);
 		}
 	}
-	if (flush_window(r) < 0)
-		return -1;
+	flush_window(r);
 	while (!r->eof) {
 		int rc = admit_row(r);
 
@@ -1014,11 +1186,13 @@ static int drain(struct run *r)
 			r->eof = true;
 		for (size_t q = r->head; q < r->tail; q++) {
 			struct slot *s = &r->win[q % r->win_cap];
-			if (s->stage != STAGE_DONE)
+
+			if (s->stage != STAGE_DONE) {
+				set_pending_reason(r, s);
 				slot_finish(r, s, ROW_PENDING);
+			}
 		}
-		if (flush_window(r) < 0)
-			return -1;
+		flush_window(r);
 	}
 	return 0;
 }
@@ -1027,6 +1201,8 @@ static enum import_result verdict(const struct run *r)
 {
 	const struct import_stats *st = r->st;
 
+	if (r->failed) /* exit 2 only ever means nothing was sent (the probe reads) */
+		return st->requests > r->probe_requests ? r->fail_result : IMPORT_INPUT_ERROR;
 	if (st->signal)
 		return IMPORT_INTERRUPTED;
 	if (r->aborting)
@@ -1054,6 +1230,7 @@ static void teardown(struct run *r)
 		ledger_set_wake(r->led, NULL, NULL); /* before the engine goes */
 	http_free(r->http);
 	ledger_close(r->led);
+	ledger_close(r->led_dead);
 	results_free(r->out);
 	reader_free(r->rd);
 }
@@ -1086,16 +1263,28 @@ enum import_result import_run(const struct import_opts *o,
 		return IMPORT_INPUT_ERROR;
 	}
 	r.committed_ms = r.start_ms;
-	if ((r.led && ledger_begin(r.led, err) < 0) || loop(&r) < 0 || drain(&r) < 0 ||
-	    (r.led && ledger_commit(r.led, err) < 0) || results_commit(r.out, err) < 0) {
-		/* an output failure mid-run: what was durable stays durable */
-		teardown(&r);
-		st->elapsed_s = (double)(clock_ms(&r) - r.start_ms) / 1000.0;
-		return IMPORT_INPUT_ERROR;
+	if (r.led && ledger_begin(r.led, err) < 0)
+		ledger_failed(&r);
+	if (loop(&r) < 0 || drain(&r) < 0) {
+		/* the engine itself failed: what was durable stays durable */
+		fail_local(&r, IMPORT_LOCAL_FAILURE);
 	}
+	/* whatever still works is written: the ledger, then the results */
+	if (r.led && ledger_commit(r.led, err) < 0)
+		ledger_failed(&r);
+	if (!r.out_dead && results_commit(r.out, err) < 0)
+		fail_local(&r, IMPORT_LOCAL_FAILURE);
+	else if (!r.out_dead)
+		st->results_written = true;
 	st->elapsed_s = (double)(clock_ms(&r) - r.start_ms) / 1000.0;
+	st->input_appended = reader_appended(r.rd);
 	report_progress(&r, clock_ms(&r), true);
 	res = verdict(&r);
+	if (r.failed) {
+		err_set(err, "%s", r.fail_err.msg);
+		if (res == IMPORT_ABORTED && !st->abort_reason[0])
+			snprintf(st->abort_reason, sizeof(st->abort_reason), "%s", r.fail_err.msg);
+	}
 	teardown(&r);
 	return res;
 }

@@ -1,6 +1,6 @@
 /*
  * import.h - one import run: reader → validate → ledger → payload → http →
- * outcome → retry → ledger/results (CONTRACT sections 3 and 4).
+ * outcome → retry → ledger/results (the README).
  *
  * import_run owns the run context; it never prints or exits. What the user
  * sees comes back through struct import_stats and the log callback.
@@ -33,6 +33,7 @@ enum verif_status {
 	VERIF_FAILED,
 	VERIF_IN_DOUBT,
 	VERIF_OFF,
+	VERIF_VERIFIED, /* the API says the user is verified: no code sent */
 	VERIF_STATUS_COUNT
 };
 
@@ -45,8 +46,13 @@ enum import_result {
 	IMPORT_COMPLETE,    /* every row created/exists, every code sent */
 	IMPORT_PARTIAL,     /* finished, some rows or codes did not succeed */
 	IMPORT_INPUT_ERROR, /* usage, input, state or output problem: nothing sent */
-	IMPORT_ABORTED,     /* 401/403, circuit breaker, --max-failures */
-	IMPORT_INTERRUPTED  /* a signal: see stats.signal */
+	IMPORT_ABORTED,     /* 401/403, circuit breaker, --max-failures, a
+			     * configuration error found by the first
+			     * requests, the input changed during the run */
+	IMPORT_INTERRUPTED, /* a signal: see stats.signal */
+	IMPORT_LOCAL_FAILURE /* a local write or read failed after requests were
+			      * sent (disk full, ledger unwritable): err says
+			      * which file; a rerun completes */
 };
 
 /* Things that happen in a run, for stderr and the log file. */
@@ -73,6 +79,9 @@ struct import_stats {
 	size_t rows;                         /* data rows read */
 	size_t by_status[ROW_STATUS_COUNT];
 	size_t codes_sent, codes_failed, codes_in_doubt;
+	size_t codes_in_doubt_earlier;       /* of codes_in_doubt: from earlier runs */
+	size_t codes_settled;                /* in doubt, recorded as sent (--settle-in-doubt) */
+	size_t codes_verified;               /* users the API says are verified: no code */
 	size_t requests;                     /* HTTP attempts made */
 	size_t retries;
 	size_t rate_limited;                 /* 429 answers */
@@ -83,7 +92,9 @@ struct import_stats {
 	uint32_t latency_hist[IMPORT_LAT_BUCKETS]; /* per request, see import_latency_ms */
 	double elapsed_s;
 	int signal;                          /* signal that stopped the run */
-	char abort_reason[256];
+	char abort_reason[512];
+	long long input_appended;            /* bytes appended to the input during the run */
+	bool results_written;                /* the results file is complete */
 };
 
 struct import_opts {
@@ -96,10 +107,18 @@ struct import_opts {
 	const char *app_id;         /* Api-App-Id header or NULL */
 	bool dry_run;
 	bool resend_in_doubt;
+	bool settle_in_doubt;       /* record in-doubt codes as sent, without sending */
 	long max_invalid;           /* -1 = no limit */
 	long max_failures;          /* -1 = no limit */
 	/* Set asynchronously to a signal number to stop the run gracefully. */
 	volatile sig_atomic_t *stop;
+	/* Set asynchronously (a later second signal): stop at once, in-flight
+	 * requests abandoned (sends among them in doubt), outputs still written. */
+	volatile sig_atomic_t *abandon;
+	/* Optional: checked while the run goes on; < 0 (err set) when a local
+	 * output of the caller's (the log file) failed: the run stops as after
+	 * any local failure. */
+	int (*check)(void *ctx, struct err *err);
 	unsigned shard_k, shard_n;  /* --shard K/N; shard_n == 0: every row */
 	/* Optional: every event (no credentials ever). */
 	void (*log)(void *ctx, const struct import_event *ev);

@@ -7,12 +7,15 @@
  * worker thread runs the statements, commits and syncs, so the import loop
  * never waits for SQLite or the disk. The only file that includes
  * <sqlite3.h>. Never stores credentials: the client id is kept as a one-way
- * fingerprint.
+ * fingerprint. Opening refuses files that are not safe to take for a new
+ * ledger (empty, or -wal/-shm/-journal files without their ledger) and
+ * writes once, so an unwritable ledger fails at open, not mid-run.
  */
 #include "ledger.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -33,12 +36,15 @@
 struct ledger {
 	sqlite3 *db;
 	int lock_fd;
-	char *path;
-	char *wal_path;        /* path + "-wal" */
+	char *path;            /* as given: for messages */
+	char *real;            /* resolved (symlinks followed): what is opened */
+	char *wal_path;        /* real + "-wal" */
+	bool created;          /* this handle made the file: discard removes it */
+	bool locked;           /* the flock is ours */
 	bool group;  /* ledger_begin called: writes join one transaction */
 	bool in_txn; /* a transaction is open */
 	long long users_at_open;
-	sqlite3_stmt *find, *put, *set_verif, *each;
+	sqlite3_stmt *find, *put, *set_verif, *each, *count;
 	int wal_fd;            /* the -wal file, from the first commit on */
 	bool unsynced;         /* committed, not fdatasynced yet */
 	uint64_t committed;    /* commits asked for = the newest ticket */
@@ -86,8 +92,16 @@ static const char *const schema =
 	" created_at INTEGER NOT NULL,"
 	" updated_at INTEGER NOT NULL);";
 
+/* SQLite's message, and the system's reason behind an I/O error
+ * ("disk I/O error (No space left on device)"). */
 static int db_error(struct ledger *l, struct err *err, const char *what)
 {
+	int sys = sqlite3_system_errno(l->db);
+	int code = sqlite3_errcode(l->db) & 0xff;
+
+	if (sys && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN))
+		return err_set(err, "ledger '%s': %s: %s (%s)", l->path, what,
+			       sqlite3_errmsg(l->db), strerror(sys));
 	return err_set(err, "ledger '%s': %s: %s", l->path, what,
 		       sqlite3_errmsg(l->db));
 }
@@ -142,7 +156,7 @@ static int meta_set(struct ledger *l, const char *k, const char *v,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(l->db, "INSERT INTO meta(k, v) VALUES(?1, ?2)",
+	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_error(l, err, "cannot update");
 	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
@@ -152,7 +166,8 @@ static int meta_set(struct ledger *l, const char *k, const char *v,
 	return rc;
 }
 
-/* Checks (or, on a new file, writes) the format and the binding. */
+/* Checks (or, on a new file, writes) the format and the binding. Runs
+ * inside the opening transaction. */
 static int bind_ledger(struct ledger *l, const char *base_url,
 		       const char *client_id, struct err *err)
 {
@@ -164,11 +179,9 @@ static int bind_ledger(struct ledger *l, const char *base_url,
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
-		if (exec(l, "BEGIN IMMEDIATE", err) < 0 ||
-		    meta_set(l, "format", LEDGER_FORMAT, err) < 0 ||
+		if (meta_set(l, "format", LEDGER_FORMAT, err) < 0 ||
 		    meta_set(l, "base_url", base_url, err) < 0 ||
-		    meta_set(l, "client", want_fp, err) < 0 ||
-		    exec(l, "COMMIT", err) < 0)
+		    meta_set(l, "client", want_fp, err) < 0)
 			return -1;
 		return 0;
 	}
@@ -188,6 +201,8 @@ static int bind_ledger(struct ledger *l, const char *base_url,
 			       l->path);
 	return 0;
 }
+
+static int open_error(struct ledger *l, struct err *err);
 
 /*
  * Before anything is written: an existing file must be an SQLite database
@@ -217,13 +232,10 @@ static int check_existing(struct ledger *l, struct err *err)
 			       "SELECT count(*) FROM sqlite_master WHERE name NOT IN"
 			       " ('meta', 'users') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
 			       -1, &st, NULL) != SQLITE_OK)
-		return err_set(err,
-			       "ledger '%s' is not a dots-import ledger or is corrupt: %s",
-			       l->path, sqlite3_errmsg(l->db));
+		return open_error(l, err);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		err_set(err, "ledger '%s' is not a dots-import ledger or is corrupt: %s",
-			l->path, sqlite3_errmsg(l->db));
+		open_error(l, err);
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -251,6 +263,8 @@ static int prepare(struct ledger *l, struct err *err)
 		{offsetof(struct ledger, each),
 		 "SELECT key, id, verif, country_code, phone_number FROM users"
 		 " WHERE ((1 << verif) & ?1) != 0 ORDER BY created_at, rowid"},
+		{offsetof(struct ledger, count),
+		 "SELECT count(*) FROM users WHERE ((1 << verif) & ?1) != 0"},
 	};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
@@ -315,83 +329,438 @@ static int commit_durable(struct ledger *l, struct err *err)
 	return 0;
 }
 
-/* Makes what opening wrote (schema, binding) durable, if it wrote. */
-static int sync_open_writes(struct ledger *l, struct err *err)
+/*
+ * An SQLite failure while opening, said in the words an operator needs:
+ * a lock held by another program, a file or directory that cannot be
+ * written, a full disk; anything else means the file is not a ledger.
+ */
+static int open_error(struct ledger *l, struct err *err)
+{
+	const char *why = sqlite3_errmsg(l->db);
+
+	switch (sqlite3_errcode(l->db) & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return err_set(err,
+			       "ledger '%s' is locked by another program (%s): close it and run again",
+			       l->path, why);
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return err_set(err,
+			       "ledger '%s' cannot be written (%s): make the file and its directory writable, then run again",
+			       l->path, why);
+	case SQLITE_FULL:
+		return err_set(err,
+			       "ledger '%s' cannot be written (%s): free disk space, then run again",
+			       l->path, why);
+	case SQLITE_IOERR:
+		return err_set(err, "ledger '%s' cannot be written: %s", l->path, why);
+	default:
+		return err_set(err, "ledger '%s' is not a dots-import ledger or is corrupt: %s",
+			       l->path, why);
+	}
+}
+
+/* "dir/name" in a new string, or NULL (out of memory). */
+static char *join(const char *dir, size_t dir_len, const char *name)
+{
+	size_t n = strlen(name);
+	bool slash = dir_len && dir[dir_len - 1] == '/';
+	char *p = malloc(dir_len + !slash + n + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, dir, dir_len);
+	if (!slash)
+		p[dir_len] = '/';
+	memcpy(p + dir_len + !slash, name, n + 1);
+	return p;
+}
+
+/*
+ * The path to open for path: realpath when it exists; for a dangling
+ * symlink, its target (followed link by link); for a missing file, the
+ * realpath of its directory + its name. *out is malloc'd.
+ */
+static int resolve_path(const char *path, char **out, struct err *err)
+{
+	char *cur = strdup(path), *slash, *dir, *res;
+	char target[PATH_MAX];
+	struct stat sb;
+	int hops = 0;
+
+	if (!cur)
+		return err_set(err, "out of memory");
+	for (;;) {
+		ssize_t n;
+
+		res = realpath(cur, NULL);
+		if (res) {
+			free(cur);
+			*out = res;
+			return 0;
+		}
+		if (errno != ENOENT) {
+			err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		if (lstat(cur, &sb) < 0 || !S_ISLNK(sb.st_mode))
+			break;
+		/* a dangling link: go on with its target */
+		if (++hops > 40) {
+			err_set(err, "cannot open ledger '%s': %s", path, strerror(ELOOP));
+			goto fail;
+		}
+		n = readlink(cur, target, sizeof(target) - 1);
+		if (n < 0) {
+			err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		target[n] = '\0';
+		if (target[0] == '/') {
+			res = strdup(target);
+		} else {
+			slash = strrchr(cur, '/');
+			res = slash ? join(cur, (size_t)(slash - cur) + 1, target)
+				    : strdup(target);
+		}
+		if (!res) {
+			err_set(err, "out of memory");
+			goto fail;
+		}
+		free(cur);
+		cur = res;
+	}
+	/* missing: resolve the directory, keep the name */
+	slash = strrchr(cur, '/');
+	if (slash && slash[1] == '\0') {
+		err_set(err, "cannot open ledger '%s': %s", path, strerror(EISDIR));
+		goto fail;
+	}
+	if (!slash) {
+		dir = realpath(".", NULL);
+	} else if (slash == cur) {
+		dir = realpath("/", NULL);
+	} else {
+		*slash = '\0';
+		dir = realpath(cur, NULL);
+		*slash = '/';
+	}
+	if (!dir) {
+		err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	res = join(dir, strlen(dir), slash ? slash + 1 : cur);
+	free(dir);
+	if (!res) {
+		err_set(err, "out of memory");
+		goto fail;
+	}
+	free(cur);
+	*out = res;
+	return 0;
+fail:
+	free(cur);
+	return -1;
+}
+
+static const char *const side_suffix[] = {"-wal", "-shm", "-journal"};
+
+/* The first of real-wal, real-shm, real-journal that exists: its index,
+ * or -1 for none. */
+static int find_side_file(const struct ledger *l)
+{
+	char p[PATH_MAX + 16];
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(side_suffix) / sizeof(side_suffix[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", l->real, side_suffix[i]);
+		if (lstat(p, &sb) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* For messages: a side file beside the path given, or beside the link's
+ * target when the path given is a symlink. */
+static const char *side_base(const struct ledger *l)
 {
 	struct stat sb;
 
-	l->unsynced = stat(l->wal_path, &sb) == 0 && sb.st_size > 0;
+	return lstat(l->path, &sb) == 0 && S_ISLNK(sb.st_mode) ? l->real : l->path;
+}
+
+static int side_file_refusal(const struct ledger *l, int i, struct err *err)
+{
+	return err_set(err,
+		       "'%s%s' exists without its ledger '%s': the ledger may have been deleted after a crash; "
+		       "restore it, or use restore-ledger, or remove the %s file if you are sure",
+		       side_base(l), side_suffix[i], l->path, side_suffix[i]);
+}
+
+/*
+ * Makes a new ledger (schema and binding, complete and synced) under a
+ * temporary name beside real, then links it to real only if nothing is
+ * there: a crash never leaves an empty or half-made file under the
+ * ledger's name, and a file that appeared meanwhile is never replaced.
+ * Returns 1 made, 0 real exists now (nothing made), -1 error.
+ */
+static int make_new(struct ledger *l, const char *base_url, const char *client_id,
+		    struct err *err)
+{
+	size_t n = strlen(l->real) + sizeof(".new-XXXXXX");
+	char *tmp = malloc(n);
+	sqlite3 *db = NULL;
+	int fd, rc = -1;
+
+	if (!tmp)
+		return err_set(err, "out of memory");
+	snprintf(tmp, n, "%s.new-XXXXXX", l->real);
+	fd = mkstemp(tmp); /* mode 0600: SQLite gives its -wal the same */
+	if (fd < 0) {
+		err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		err_set(err, "cannot create ledger '%s': %s", l->path,
+			db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	l->db = db; /* for bind_ledger */
+	if (sqlite3_exec(db, "PRAGMA journal_mode=OFF", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		open_error(l, err);
+		goto out;
+	}
+	if (bind_ledger(l, base_url, client_id, err) < 0)
+		goto out;
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		open_error(l, err);
+		goto out;
+	}
+	while (fsync(fd) < 0)
+		if (errno != EINTR) {
+			err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
+			goto out;
+		}
+	if (link(tmp, l->real) == 0) {
+		rc = 1;
+	} else if (errno == EEXIST) {
+		rc = 0;
+	} else if (errno == EPERM || errno == ENOTSUP || errno == ENOSYS ||
+		   errno == EOPNOTSUPP || errno == EMLINK) {
+		/* no hard links here: a plain rename, checked just before */
+		struct stat sb;
+
+		if (lstat(l->real, &sb) == 0)
+			rc = 0;
+		else if (rename(tmp, l->real) == 0)
+			rc = 1;
+		else
+			err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
+	} else {
+		err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
+	}
+out:
+	l->db = NULL;
+	sqlite3_close(db);
+	close(fd);
+	unlink(tmp); /* after a link: the name only; after a rename: nothing */
+	free(tmp);
+	return rc;
+}
+
+/*
+ * Opens (or with must_create, creates) the file and takes the flock.
+ * A new ledger is made only where nothing exists, and appears complete.
+ */
+static int open_file(struct ledger *l, bool must_create, const char *base_url,
+		     const char *client_id, struct err *err)
+{
+	struct stat sb;
+	int side;
+
+	if (must_create) {
+		if (lstat(l->real, &sb) == 0)
+			return err_set(err, "refusing to overwrite '%s': it already exists",
+				       l->path);
+		side = find_side_file(l);
+		if (side >= 0)
+			return err_set(err,
+				       "refusing to overwrite '%s%s': it already exists (move it away first)",
+				       side_base(l), side_suffix[side]);
+	} else {
+		l->lock_fd = open(l->real, O_RDWR | O_CLOEXEC);
+		if (l->lock_fd < 0 && errno == ENOENT) {
+			side = find_side_file(l);
+			if (side >= 0)
+				return side_file_refusal(l, side, err);
+		}
+	}
+	if (l->lock_fd < 0 && (must_create || errno == ENOENT)) {
+		int made = make_new(l, base_url, client_id, err);
+
+		if (made < 0)
+			return -1;
+		if (made == 0 && must_create)
+			return err_set(err, "refusing to overwrite '%s': it already exists",
+				       l->path);
+		l->created = made == 1;
+		l->lock_fd = open(l->real, O_RDWR | O_CLOEXEC);
+	}
+	if (l->lock_fd < 0)
+		return err_set(err, "cannot open ledger '%s': %s", l->path, strerror(errno));
+	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return err_set(err, errno == EWOULDBLOCK
+					    ? "ledger '%s' is in use by another dots-import process"
+					    : "cannot lock ledger '%s'",
+			       l->path);
+	l->locked = true;
+	if (fstat(l->lock_fd, &sb) < 0)
+		return err_set(err, "cannot open ledger '%s': %s", l->path, strerror(errno));
+	if (sb.st_size == 0) {
+		side = find_side_file(l);
+		if (side >= 0)
+			return side_file_refusal(l, side, err);
+		return err_set(err,
+			       "'%s' is empty: not a ledger; move it away (a new ledger is made only "
+			       "where no file exists), or put back the ledger it replaced",
+			       l->path);
+	}
+	if (sb.st_mode & 077)
+		fchmod(l->lock_fd, 0600);
+	return 0;
+}
+
+/*
+ * The opening transaction: schema, binding, and an "opened_at" row, all
+ * committed and synced, so a ledger that cannot be written (read-only
+ * file or directory, another program's lock, a full disk) fails here.
+ */
+static int open_write(struct ledger *l, const char *base_url,
+		      const char *client_id, struct err *err)
+{
+	char now[32];
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		return open_error(l, err);
+	if (bind_ledger(l, base_url, client_id, err) < 0)
+		return -1; /* the transaction is rolled back at close */
+	if (meta_set(l, "opened_at", now, err) < 0)
+		return open_error(l, err);
+	if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return open_error(l, err);
+	l->unsynced = true;
 	return commit_durable(l, err);
 }
 
-int ledger_open(struct ledger **out, const char *path, const char *base_url,
-		const char *client_id, struct err *err)
+/* Syncs the directory, so that the entries of a new ledger and of the
+ * -wal file (SQLite makes it at open) survive a crash too. */
+static int sync_dir(struct ledger *l, struct err *err)
+{
+	const char *slash = strrchr(l->real, '/'); /* real is absolute */
+	char dir[PATH_MAX];
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash == l->real ? 1 : (int)(slash - l->real),
+		 l->real);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, "ledger '%s': cannot open its directory: %s", l->path,
+			       strerror(errno));
+	do
+		rc = fsync(fd);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0 && errno != EINVAL) /* EINVAL: this file system cannot */
+		err_set(err, "ledger '%s': cannot sync its directory: %s", l->path,
+			strerror(errno));
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+static void destroy(struct ledger *l, bool commit);
+
+static int open_ledger(struct ledger **out, const char *path, const char *base_url,
+		       const char *client_id, bool must_create, struct err *err)
 {
 	struct ledger *l = calloc(1, sizeof(*l));
-	struct stat sb;
+	size_t n;
 
 	if (!l)
 		return err_set(err, "out of memory");
 	l->lock_fd = -1;
 	l->wal_fd = -1;
 	l->path = strdup(path);
-	l->wal_path = malloc(strlen(path) + sizeof("-wal"));
-	if (!l->path || !l->wal_path)
-		goto oom;
-	snprintf(l->wal_path, strlen(path) + sizeof("-wal"), "%s-wal", path);
-	/* create it ourselves so it is 0600 from the first byte (SQLite gives
-	 * the -wal and -shm files the same mode) */
-	l->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (l->lock_fd < 0) {
-		err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
+	if (!l->path) {
+		err_set(err, "out of memory");
 		goto fail;
 	}
-	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		err_set(err, errno == EWOULDBLOCK
-				     ? "ledger '%s' is in use by another dots-import process"
-				     : "cannot lock ledger '%s'",
-			path);
+	if (resolve_path(path, &l->real, err) < 0)
+		goto fail;
+	n = strlen(l->real) + sizeof("-wal");
+	l->wal_path = malloc(n);
+	if (!l->wal_path) {
+		err_set(err, "out of memory");
 		goto fail;
 	}
-	if (fstat(l->lock_fd, &sb) == 0 && (sb.st_mode & 077))
-		fchmod(l->lock_fd, 0600);
+	snprintf(l->wal_path, n, "%s-wal", l->real);
+	if (open_file(l, must_create, base_url, client_id, err) < 0)
+		goto fail;
 	/* FULLMUTEX: in async mode the worker writes while the caller reads */
-	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+	if (sqlite3_open_v2(l->real, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK) {
-		db_error(l, err, "cannot open");
+		if (l->db)
+			open_error(l, err);
+		else
+			err_set(err, "cannot open ledger '%s': out of memory", path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(l->db, 1);
 	sqlite3_busy_timeout(l->db, 0);
 	if (check_existing(l, err) < 0)
 		goto fail;
-	/* the first statements also detect a file that is not a database */
 	/* The flock already makes this process the only user: keep SQLite's
 	 * own locks for the whole session instead of taking them per
 	 * transaction (no fcntl storm, and the WAL index lives in memory). */
-	if (exec(l, "PRAGMA locking_mode=EXCLUSIVE", err) < 0 ||
-	    exec(l, "PRAGMA journal_mode=WAL", err) < 0 ||
-	    exec(l, "PRAGMA synchronous=NORMAL", err) < 0 ||
-	    exec(l, "PRAGMA cache_size=-8192", err) < 0 ||
+	if (sqlite3_exec(l->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(l->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(l->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(l->db, "PRAGMA cache_size=-8192", NULL, NULL, NULL) != SQLITE_OK ||
 	    /* checkpoints (two fsyncs on the writer's thread) every 16 MB of
 	     * WAL instead of 4 MB: random phone keys dirty many index pages */
-	    exec(l, "PRAGMA wal_autocheckpoint=4000", err) < 0 ||
-	    exec(l, "PRAGMA foreign_keys=OFF", err) < 0) {
-		err_set(err, "ledger '%s' is not a dots-import ledger or is corrupt: %s",
-			path, sqlite3_errmsg(l->db));
+	    sqlite3_exec(l->db, "PRAGMA wal_autocheckpoint=4000", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(l->db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK) {
+		open_error(l, err);
 		goto fail;
 	}
-	if (exec(l, schema, err) < 0 || prepare(l, err) < 0 ||
-	    bind_ledger(l, base_url, client_id, err) < 0 || count_users(l, err) < 0 ||
-	    sync_open_writes(l, err) < 0)
+	if (open_write(l, base_url, client_id, err) < 0 || sync_dir(l, err) < 0 ||
+	    prepare(l, err) < 0 || count_users(l, err) < 0)
 		goto fail;
 	*out = l;
 	return 0;
-oom:
-	err_set(err, "out of memory");
 fail:
-	ledger_close(l);
+	destroy(l, false);
 	return -1;
+}
+
+int ledger_open(struct ledger **out, const char *path, const char *base_url,
+		const char *client_id, struct err *err)
+{
+	return open_ledger(out, path, base_url, client_id, false, err);
+}
+
+int ledger_create(struct ledger **out, const char *path, const char *base_url,
+		  const char *client_id, struct err *err)
+{
+	return open_ledger(out, path, base_url, client_id, true, err);
 }
 
 long long ledger_users_at_open(const struct ledger *l)
@@ -640,7 +1009,22 @@ static void stop_worker(struct ledger *l)
 	l->async = false;
 }
 
-/* ---- writes ------------------------------------------------------------- */
+/* ---- reads and writes --------------------------------------------------- */
+
+/* A stored state; one this version does not know is taken as in doubt
+ * (never resent by default). */
+static enum ledger_verif verif_of(int v)
+{
+	return v >= LEDGER_VERIF_NONE && v <= LEDGER_VERIF_MAX ? (enum ledger_verif)v
+							       : LEDGER_VERIF_IN_DOUBT;
+}
+
+static int check_verif(enum ledger_verif v, struct err *err)
+{
+	if ((unsigned)v > LEDGER_VERIF_MAX)
+		return err_set(err, "ledger: invalid verification state %d", (int)v);
+	return 0;
+}
 
 int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 		struct err *err)
@@ -662,9 +1046,7 @@ int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 			 cc ? (const char *)cc : "");
 		snprintf(u->phone_number, sizeof(u->phone_number), "%s",
 			 pn ? (const char *)pn : "");
-		u->verif = v >= LEDGER_VERIF_NONE && v <= LEDGER_VERIF_OFF
-				   ? (enum ledger_verif)v
-				   : LEDGER_VERIF_IN_DOUBT;
+		u->verif = verif_of(v);
 		rc = 1;
 	} else if (rc == SQLITE_DONE) {
 		rc = 0;
@@ -710,7 +1092,8 @@ int ledger_put(struct ledger *l, uint64_t key, const char *country_code,
 {
 	struct op op = {.kind = OP_PUT, .verif = v, .key = key, .at = (int64_t)time(NULL)};
 
-	if (copy_field(op.country_code, sizeof(op.country_code), country_code,
+	if (check_verif(v, err) < 0 ||
+	    copy_field(op.country_code, sizeof(op.country_code), country_code,
 		       "country code", err) < 0 ||
 	    copy_field(op.phone_number, sizeof(op.phone_number), phone_number,
 		       "phone number", err) < 0 ||
@@ -725,6 +1108,8 @@ int ledger_set_verif(struct ledger *l, uint64_t key, enum ledger_verif v,
 	struct op op = {.kind = OP_SET_VERIF, .verif = v, .key = key,
 			.at = (int64_t)time(NULL)};
 
+	if (check_verif(v, err) < 0)
+		return -1;
 	return submit(l, &op, err);
 }
 
@@ -800,11 +1185,14 @@ int ledger_each(struct ledger *l, unsigned mask,
 		int (*fn)(void *ctx, uint64_t key, const struct ledger_user *u),
 		void *ctx, struct err *err)
 {
-	int rc;
+	char before[ERR_MSG_MAX] = "";
+	int rc, stop = 0;
 
 	if (flush(l, err) < 0)
 		return -1;
-	sqlite3_bind_int(l->each, 1, (int)mask);
+	if (err)
+		memcpy(before, err->msg, sizeof(before));
+	sqlite3_bind_int64(l->each, 1, (sqlite3_int64)mask);
 	while ((rc = sqlite3_step(l->each)) == SQLITE_ROW) {
 		struct ledger_user u;
 		const unsigned char *id = sqlite3_column_text(l->each, 1);
@@ -816,27 +1204,64 @@ int ledger_each(struct ledger *l, unsigned mask,
 			 cc ? (const char *)cc : "");
 		snprintf(u.phone_number, sizeof(u.phone_number), "%s",
 			 pn ? (const char *)pn : "");
-		u.verif = (enum ledger_verif)sqlite3_column_int(l->each, 2);
-		if (fn(ctx, (uint64_t)sqlite3_column_int64(l->each, 0), &u)) {
+		u.verif = verif_of(sqlite3_column_int(l->each, 2));
+		stop = fn(ctx, (uint64_t)sqlite3_column_int64(l->each, 0), &u);
+		if (stop != 0) {
 			rc = SQLITE_DONE;
 			break;
 		}
 	}
+	if (rc != SQLITE_DONE)
+		db_error(l, err, "cannot read");
 	sqlite3_reset(l->each);
 	if (rc != SQLITE_DONE)
-		return db_error(l, err, "cannot read");
+		return -1;
+	if (stop < 0) {
+		if (err && memcmp(before, err->msg, sizeof(before)) == 0)
+			err_set(err, "ledger '%s': listing users stopped on an error", l->path);
+		return -1;
+	}
 	return 0;
 }
 
-void ledger_close(struct ledger *l)
+int ledger_count(struct ledger *l, unsigned mask, long long *n, struct err *err)
 {
-	if (!l)
-		return;
-	/* a failure here was reported by the earlier calls */
+	int rc;
+
+	if (flush(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->count, 1, (sqlite3_int64)mask);
+	rc = sqlite3_step(l->count);
+	if (rc == SQLITE_ROW)
+		*n = (long long)sqlite3_column_int64(l->count, 0);
+	else
+		db_error(l, err, "cannot read");
+	sqlite3_reset(l->count);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Closes. With commit, an open group is committed first; without (a
+ * discard, or a failed open), it is dropped and the files this handle
+ * created are removed. */
+static void destroy(struct ledger *l, bool commit)
+{
+	bool remove = !commit && l->created && l->locked;
+
 	if (l->async) {
-		ledger_commit(l, NULL);
+		if (commit) {
+			ledger_commit(l, NULL);
+		} else {
+			/* the worker drops what is still queued */
+			pthread_mutex_lock(&l->mu);
+			if (!l->failed) {
+				l->failed = true;
+				snprintf(l->fail_msg, sizeof(l->fail_msg),
+					 "ledger '%s': discarded", l->path);
+			}
+			pthread_mutex_unlock(&l->mu);
+		}
 		stop_worker(l);
-	} else {
+	} else if (commit) {
 		commit_durable(l, NULL);
 	}
 	if (l->wal_fd >= 0)
@@ -845,11 +1270,36 @@ void ledger_close(struct ledger *l)
 	sqlite3_finalize(l->put);
 	sqlite3_finalize(l->set_verif);
 	sqlite3_finalize(l->each);
+	sqlite3_finalize(l->count);
 	if (l->db)
-		sqlite3_close(l->db);
+		sqlite3_close(l->db); /* rolls back an open transaction */
+	if (remove) {
+		/* still under our flock: nobody else uses them */
+		for (size_t i = 0; i < sizeof(side_suffix) / sizeof(side_suffix[0]); i++) {
+			char p[PATH_MAX + 16];
+
+			snprintf(p, sizeof(p), "%s%s", l->real, side_suffix[i]);
+			unlink(p);
+		}
+		unlink(l->real);
+	}
 	if (l->lock_fd >= 0)
 		close(l->lock_fd); /* releases the flock */
 	free(l->path);
+	free(l->real);
 	free(l->wal_path);
 	free(l);
+}
+
+void ledger_close(struct ledger *l)
+{
+	/* a failure here was reported by the earlier calls */
+	if (l)
+		destroy(l, true);
+}
+
+void ledger_discard(struct ledger *l)
+{
+	if (l)
+		destroy(l, false);
 }

@@ -7,6 +7,12 @@
  * again, and a code whose send intent is recorded is never sent again
  * unless the operator says so. One process, one connection; a second
  * process on the same file is refused at once.
+ *
+ * A ledger is made only where nothing exists: an empty file, or a -wal,
+ * -shm or -journal file without its ledger (a ledger deleted after a
+ * crash), is refused, never taken for a new ledger. A symlinked path is
+ * resolved once at open; the ledger and its -wal/-shm/-journal files live
+ * beside the link's target.
  */
 #ifndef DOTS_LEDGER_H
 #define DOTS_LEDGER_H
@@ -23,8 +29,13 @@ enum ledger_verif {
 	LEDGER_VERIF_SENT = 2,     /* API accepted the send */
 	LEDGER_VERIF_FAILED = 3,   /* API certainly did not send */
 	LEDGER_VERIF_IN_DOUBT = 4, /* outcome unknown: never resent by default */
-	LEDGER_VERIF_OFF = 5       /* created with --no-verification */
+	LEDGER_VERIF_OFF = 5,      /* created with --no-verification */
+	LEDGER_VERIF_VERIFIED = 6  /* the API says the user is verified: never send a code */
 };
+
+/* The highest enum ledger_verif value; a mask of every state is
+ * (1u << (LEDGER_VERIF_MAX + 1)) - 1. */
+#define LEDGER_VERIF_MAX LEDGER_VERIF_VERIFIED
 
 struct ledger_user {
 	char id[65];
@@ -36,13 +47,40 @@ struct ledger_user {
 struct ledger;
 
 /*
- * Opens (creating when absent) the ledger at path. Fails with err when the
- * file is not a ledger or is corrupt (left as it was), when another process
- * holds it, or when it was made for another base URL or client id (compared
- * by fingerprint: the client id itself is never stored).
+ * Opens the ledger at path, creating a new one only when neither path nor
+ * any of path-wal, path-shm, path-journal exists. A symlink is resolved
+ * once (for a dangling link: the target's directory resolved + its name);
+ * SQLite and every check use the resolved path, messages the path given.
+ *
+ * Fails with err naming the file and what to do, leaving every existing
+ * file as it was, when:
+ *  - path is an empty (0-byte) file: not a ledger;
+ *  - path is missing or empty but a -wal, -shm or -journal file exists
+ *    (the ledger may have been deleted after a crash: the -wal may hold
+ *    committed users);
+ *  - the file is not a ledger or is corrupt;
+ *  - another dots-import process holds it, or another program holds an
+ *    SQLite lock on it;
+ *  - it was made for another base URL or client id (compared by
+ *    fingerprint: the client id itself is never stored);
+ *  - it cannot be written and synced (read-only file or directory, full
+ *    disk): opening does a real, synced write (an "opened_at" meta row),
+ *    so such problems are found here and not at the first commit.
+ * A new ledger is made complete (schema and binding, synced) under a
+ * temporary name and linked into place only if nothing is there, so a
+ * crash while making it never leaves an empty file; one that then fails
+ * to open is removed again.
  */
 int ledger_open(struct ledger **out, const char *path, const char *base_url,
 		const char *client_id, struct err *err);
+
+/*
+ * Like ledger_open, but only makes a new ledger: fails with "refusing to
+ * overwrite '<file>' ..." (nothing touched) when path or any of its -wal,
+ * -shm, -journal files exists. Used to rebuild a lost ledger.
+ */
+int ledger_create(struct ledger **out, const char *path, const char *base_url,
+		  const char *client_id, struct err *err);
 
 /* Users in the ledger when it was opened (0 for a new ledger: a first
  * import need not look each row up). */
@@ -103,14 +141,34 @@ void ledger_set_wake(struct ledger *l, void (*wake)(void *ctx), void *ctx);
 
 /*
  * Calls fn for every user whose verification state is one of the mask bits
- * (1 << enum ledger_verif), in creation order. fn returns 0 to go on,
- * non-zero to stop. Used by send-verification.
+ * (1 << enum ledger_verif), in creation order (after the queued writes in
+ * async mode). fn returns 0 to go on, > 0 to stop early (not an error:
+ * ledger_each returns 0), < 0 for an error: ledger_each stops and returns
+ * -1. fn reports its error by setting the same struct err (reach it
+ * through ctx); when fn leaves *err unchanged, ledger_each sets a generic
+ * message. Returns 0, or -1 with err set (read error or fn's error).
+ * Used by send-verification.
  */
 int ledger_each(struct ledger *l, unsigned mask,
 		int (*fn)(void *ctx, uint64_t key, const struct ledger_user *u),
 		void *ctx, struct err *err);
 
+/*
+ * *n = the number of users whose verification state is one of the mask
+ * bits (1 << enum ledger_verif), counting the writes queued in async mode
+ * and an open group's. Returns 0, or -1 with err set.
+ */
+int ledger_count(struct ledger *l, unsigned mask, long long *n, struct err *err);
+
 /* Commits an open group and closes. NULL is a no-op. */
 void ledger_close(struct ledger *l);
+
+/*
+ * Closes without committing: an open group's changes are dropped. When
+ * this handle made the ledger (ledger_create, or ledger_open on a path
+ * where nothing existed), the ledger and its -wal, -shm and -journal
+ * files are removed. For a rebuild that failed half-way. NULL is a no-op.
+ */
+void ledger_discard(struct ledger *l);
 
 #endif

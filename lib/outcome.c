@@ -5,8 +5,10 @@
 #include "outcome.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "payload.h"
+#include "scrub.h"
 
 #include "banned.h"
 
@@ -37,6 +39,7 @@ static const struct {
 	[OUTCOME_TIMEOUT] = {"timeout", false, true},
 	[OUTCOME_LOST] = {"connection_lost", false, true},
 	[OUTCOME_BAD_RESPONSE] = {"bad_response", false, true},
+	[OUTCOME_CONFIG] = {"config_error", true, false},
 };
 
 enum outcome outcome_classify(enum transport t, long status)
@@ -53,6 +56,9 @@ enum outcome outcome_classify(enum transport t, long status)
 	case TRANSPORT_TOO_BIG:
 	case TRANSPORT_ERROR:
 		return OUTCOME_BAD_RESPONSE;
+	case TRANSPORT_DNS:
+	case TRANSPORT_TLS:
+		return OUTCOME_CONFIG;
 	}
 	if (status >= 200 && status <= 299)
 		return OUTCOME_OK;
@@ -86,46 +92,109 @@ static const char *plural(int n)
 	return n == 1 ? "" : "s";
 }
 
+#define MSG_SHOWN 200 /* bytes of an API message in the line */
+
+/* The API's message, masked while whole, then cut to MSG_SHOWN bytes (with
+ * "..."): masking first means a cut never leaves the start of a secret. */
+static void api_message(const struct outcome_info *in, char *msg, size_t cap)
+{
+	size_t n;
+
+	payload_error_message(in->body, in->body_len, msg, cap);
+	n = strlen(msg);
+	scrub_apply(in->scrub, msg, n);
+	if (n > MSG_SHOWN) {
+		n = MSG_SHOWN - 3;
+		/* do not leave half a UTF-8 sequence before "..." */
+		while (n && ((unsigned char)msg[n] & 0xC0) == 0x80)
+			n--;
+		while (n && msg[n - 1] == ' ')
+			n--;
+		memcpy(msg + n, "...", 4);
+	}
+}
+
+static void describe_config(const struct outcome_info *in, const char *prefix,
+			    char *line, size_t cap)
+{
+	const char *detail = in->detail ? in->detail : "";
+
+	if (in->transport == TRANSPORT_TLS)
+		snprintf(line, cap,
+			 "%sTLS: certificate not trusted (%s): use --ca-cert FILE, "
+			 "or check the base URL's host",
+			 prefix, detail);
+	else if (in->transport == TRANSPORT_DNS && in->host && in->host[0])
+		snprintf(line, cap, "%scannot resolve host '%s': check --base-url", prefix,
+			 in->host);
+	else if (in->transport == TRANSPORT_DNS)
+		snprintf(line, cap,
+			 "%scannot resolve host (%s): check --base-url and the proxy "
+			 "environment variables",
+			 prefix, detail);
+	else if (in->status == 404) /* a caller's verdict: the route is missing */
+		snprintf(line, cap, "%s%s", prefix, outcome_hint_404());
+	else /* a caller's own configuration verdict on a response */
+		snprintf(line, cap, "%sHTTP %ld: configuration error", prefix, in->status);
+}
+
 void outcome_describe(const struct outcome_info *in, const char *prefix,
 		      char *out, size_t cap)
 {
-	char msg[201];
+	/* msg: a decoded message can be longer than its cut; the line holds
+	 * every part whole (prefix and why are ours and short) */
+	char msg[1024], line[2048];
 	const char *sep;
 	int n = in->attempts;
 
-	payload_error_message(in->body, in->body_len, msg, sizeof(msg));
+	if (cap == 0)
+		return;
+	api_message(in, msg, sizeof(msg));
 	sep = msg[0] ? ": " : "";
 	switch (in->outcome) {
 	case OUTCOME_TIMEOUT:
-		snprintf(out, cap, "%stimeout after %d attempt%s", prefix, n, plural(n));
+		snprintf(line, sizeof(line), "%stimeout after %d attempt%s", prefix, n,
+			 plural(n));
 		break;
 	case OUTCOME_NOT_SENT:
-		snprintf(out, cap, "%scannot connect after %d attempt%s: %s", prefix, n,
-			 plural(n), in->detail ? in->detail : "");
+		snprintf(line, sizeof(line), "%scannot connect after %d attempt%s: %s",
+			 prefix, n, plural(n), in->detail ? in->detail : "");
 		break;
 	case OUTCOME_LOST:
-		snprintf(out, cap, "%sconnection lost after %d attempt%s", prefix, n,
-			 plural(n));
+		snprintf(line, sizeof(line), "%sconnection lost after %d attempt%s", prefix,
+			 n, plural(n));
+		break;
+	case OUTCOME_CONFIG:
+		describe_config(in, prefix, line, sizeof(line));
 		break;
 	case OUTCOME_BAD_RESPONSE:
 		if (in->transport == TRANSPORT_TOO_BIG)
-			snprintf(out, cap, "%sresponse body larger than 1 MiB", prefix);
+			snprintf(line, sizeof(line), "%sresponse body larger than 1 MiB",
+				 prefix);
 		else if (in->transport != TRANSPORT_OK)
-			snprintf(out, cap, "%stransport error: %s", prefix,
+			snprintf(line, sizeof(line), "%stransport error: %s", prefix,
 				 in->detail ? in->detail : "");
 		else if (in->status >= 300 && in->status <= 399)
-			snprintf(out, cap, "%sHTTP %ld: redirect not followed", prefix,
-				 in->status);
+			snprintf(line, sizeof(line), "%sHTTP %ld: redirect not followed",
+				 prefix, in->status);
 		else
-			snprintf(out, cap, "%sHTTP %ld: %s", prefix, in->status,
+			snprintf(line, sizeof(line), "%sHTTP %ld: %s", prefix, in->status,
 				 in->why ? in->why : msg);
 		break;
 	default:
 		if (in->exhausted)
-			snprintf(out, cap, "%sHTTP %ld after %d attempt%s%s%s", prefix,
-				 in->status, n, plural(n), sep, msg);
+			snprintf(line, sizeof(line), "%sHTTP %ld after %d attempt%s%s%s",
+				 prefix, in->status, n, plural(n), sep, msg);
 		else
-			snprintf(out, cap, "%sHTTP %ld%s%s", prefix, in->status, sep, msg);
+			snprintf(line, sizeof(line), "%sHTTP %ld%s%s", prefix, in->status,
+				 sep, msg);
 		break;
 	}
+	scrub_apply(in->scrub, line, strlen(line));
+	snprintf(out, cap, "%s", line);
+}
+
+const char *outcome_hint_404(void)
+{
+	return "HTTP 404 on the users route: does the base URL end in /api?";
 }

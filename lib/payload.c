@@ -181,7 +181,13 @@ static bool id_char_ok(char c)
 int payload_user_id(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
 		    struct err *err)
 {
-	json_t *root, *jid;
+	return payload_created_user(body, len, id, NULL, err);
+}
+
+int payload_created_user(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
+			 bool *verified, struct err *err)
+{
+	json_t *root, *jid, *jst;
 	const char *s;
 	size_t n;
 	int rc = -1;
@@ -218,6 +224,10 @@ int payload_user_id(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
 		}
 	memcpy(id, s, n);
 	id[n] = '\0';
+	if (verified) {
+		jst = json_object_get(root, "status");
+		*verified = json_is_string(jst) && strcmp(json_string_value(jst), "verified") == 0;
+	}
 	rc = 0;
 done:
 	arena_end(root);

@@ -7,6 +7,7 @@
 #ifndef DOTS_PAYLOAD_H
 #define DOTS_PAYLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -41,6 +42,14 @@ char *payload_verify(const char *token, size_t *len, struct err *err);
  */
 int payload_user_id(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
 		    struct err *err);
+
+/*
+ * payload_user_id, and whether the user object says "status": "verified"
+ * (*verified true; any other status, none, or a non-string: false). A
+ * verified user is never sent a code.
+ */
+int payload_created_user(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
+			 bool *verified, struct err *err);
 
 /*
  * A one-line reason from an error response: "message", then "error" (a

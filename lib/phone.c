@@ -274,7 +274,7 @@ static int parse_cc(const char *s, char out[PHONE_CC_MAX + 1], struct err *err)
 }
 
 /*
- * The length rules of CONTRACT section 3 for nd national digits under cc;
+ * The length rules of the README for nd national digits under cc;
  * on success copies them to national_out (16 bytes).
  */
 static int check_lengths(const char *field, const char *cc,

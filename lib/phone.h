@@ -35,7 +35,7 @@ int phone_clean_digits(const char *in, char *out, size_t cap, struct err *err);
  * in national form and uses default_cc when given (else an error): its trunk
  * prefix is dropped - one leading 0 in most plans, none for Italy, San
  * Marino, Vatican, Cote d'Ivoire and Congo, "06" for Hungary, an 8 before 10
- * digits for +7, a 1 before 10 digits for +1. Checks the lengths of CONTRACT
+ * digits for +7, a 1 before 10 digits for +1. Checks the lengths of the README
  * section 3 (cc + national <= 15 digits; 10 national digits for code 1;
  * national >= 4 digits). Errors start with "phone: ". Returns 0 or -1.
  */

@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -50,6 +52,17 @@ struct reader {
 	bool too_many_fields;
 	bool too_long;
 	bool unterminated; /* the file ended inside a quoted field */
+
+	/* What pass 1 read, so that pass 2 reads exactly the same bytes: a
+	 * hash per block of READ_CHUNK bytes, checked before a block is
+	 * parsed again (see reader_seal). */
+	uint64_t *block_hash;
+	size_t nblocks, blocks_cap;
+	size_t block_no;     /* next block to read */
+	uint64_t offset;     /* bytes read from the file so far */
+	bool sealed;         /* pass 2: reads stop at sealed_len and are checked */
+	uint64_t sealed_len;
+	bool changed;        /* a block differed from pass 1 */
 
 	size_t header_n;
 	char **header;
@@ -170,19 +183,85 @@ static int drop_field_bytes(struct csv_parser *p, struct err *err)
 	return 0;
 }
 
-/* Reads more bytes into buf. Returns 0, or -1 on an I/O error. */
+/* A fast 64-bit hash of one block (not cryptographic: it tells an
+ * operator's edit from the bytes validated, not an attacker's collision). */
+static uint64_t block_hash(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+		h ^= h >> 32;
+	}
+	for (; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001B3ULL;
+	h ^= h >> 29;
+	return h * 0xC4CEB9FE1A85EC53ULL;
+}
+
+/* Pass 1 keeps each block's hash; pass 2 compares. */
+static int check_block(struct reader *r, size_t n, struct err *err)
+{
+	uint64_t h = block_hash(r->buf, n);
+
+	if (!r->sealed) {
+		if (r->nblocks == r->blocks_cap) {
+			size_t cap = r->blocks_cap ? r->blocks_cap * 2 : 64;
+			uint64_t *p = realloc(r->block_hash, cap * sizeof(*p));
+
+			if (!p)
+				return err_set(err, "out of memory");
+			r->block_hash = p;
+			r->blocks_cap = cap;
+		}
+		r->block_hash[r->nblocks++] = h;
+		return 0;
+	}
+	if (r->block_no < r->nblocks && r->block_hash[r->block_no] == h)
+		return 0;
+	r->changed = true;
+	return err_set(err,
+		       "'%s' changed while it was being imported: bytes %llu-%llu differ "
+		       "from the file that was validated; stopping (rows added at the end "
+		       "are the next run's work, but validated rows must not change)",
+		       r->path, (unsigned long long)(r->offset - n),
+		       (unsigned long long)r->offset);
+}
+
+/* Reads the next block into buf: READ_CHUNK bytes unless the file (or,
+ * in pass 2, the validated part of it) ends first. Returns 0, or -1 on an
+ * I/O error or when a block differs from pass 1. */
 static int fill(struct reader *r, struct err *err)
 {
-	ssize_t n;
+	size_t n = 0, want = sizeof(r->buf);
 
-	do
-		n = read(r->fd, r->buf, sizeof(r->buf));
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return err_set(err, "cannot read '%s': %s", r->path,
-			       strerror(errno));
+	if (r->sealed && r->sealed_len - r->offset < want)
+		want = (size_t)(r->sealed_len - r->offset);
+	while (n < want) {
+		ssize_t k = read(r->fd, r->buf + n, want - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return err_set(err, "cannot read '%s': %s", r->path,
+				       strerror(errno));
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	r->offset += n;
 	r->buf_pos = 0;
-	r->buf_len = (size_t)n;
+	r->buf_len = 0;
+	if (n > 0 || (r->sealed && r->block_no < r->nblocks)) {
+		if (check_block(r, n, err) < 0)
+			return -1;
+		r->block_no++;
+	}
+	r->buf_len = n;
 	if (n == 0)
 		r->eof = true;
 	if (r->at_start && r->buf_len >= 3 && r->buf[0] == 0xEF &&
@@ -306,6 +385,10 @@ int reader_rewind(struct reader *r, struct err *err)
 	if (lseek(r->fd, 0, SEEK_SET) < 0)
 		return err_set(err, "cannot seek '%s': %s", r->path,
 			       strerror(errno));
+	r->offset = 0;
+	r->block_no = 0;
+	if (!r->sealed)
+		r->nblocks = 0;
 	r->buf_pos = r->buf_len = 0;
 	r->eof = r->finished = r->prev_cr = false;
 	r->at_start = true;
@@ -341,6 +424,29 @@ int reader_open(struct reader **out, const char *path, struct err *err)
 	}
 	*out = r;
 	return 0;
+}
+
+int reader_seal(struct reader *r, struct err *err)
+{
+	if (!r->sealed) {
+		r->sealed_len = r->offset;
+		r->sealed = true;
+	}
+	return reader_rewind(r, err);
+}
+
+bool reader_changed(const struct reader *r)
+{
+	return r->changed;
+}
+
+long long reader_appended(const struct reader *r)
+{
+	struct stat sb;
+
+	if (!r->sealed || fstat(r->fd, &sb) < 0 || (uint64_t)sb.st_size <= r->sealed_len)
+		return 0;
+	return (long long)((uint64_t)sb.st_size - r->sealed_len);
 }
 
 size_t reader_header_count(const struct reader *r)
@@ -490,6 +596,7 @@ void reader_free(struct reader *r)
 		free(r->header[i]);
 	free(r->header);
 	free(r->rec);
+	free(r->block_hash);
 	free(r->path);
 	free(r);
 }

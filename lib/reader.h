@@ -5,11 +5,12 @@
  * its 1-based data row number and the physical line it starts on. Handles
  * a UTF-8 BOM, CRLF, LF and lone CR line ends, quoted fields with commas,
  * quotes and newlines, and skips blank lines. Maps header names to user
- * fields (CONTRACT section 3: case and surrounding spaces are ignored).
+ * fields (the README: case and surrounding spaces are ignored).
  */
 #ifndef DOTS_READER_H
 #define DOTS_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -81,6 +82,23 @@ int reader_next(struct reader *r, struct reader_row *row, struct err *err);
 
 /* Restarts at the first data row (for the second pass). */
 int reader_rewind(struct reader *r, struct err *err);
+
+/*
+ * Ends the first pass: the bytes read so far are the validated file, and
+ * the reader restarts at the first data row. From now on it reads exactly
+ * those bytes and no more (rows appended since are left for the next run),
+ * and checks each block against what the first pass read before parsing
+ * it: when the file changed, reader_next fails (-1, err says where) and
+ * reader_changed is true, so no row that was not validated is ever seen.
+ */
+int reader_seal(struct reader *r, struct err *err);
+
+/* A block read after reader_seal differed from the validated file. */
+bool reader_changed(const struct reader *r);
+
+/* Bytes the file has now beyond the validated part (appended during the
+ * run), 0 when none or before reader_seal. */
+long long reader_appended(const struct reader *r);
 
 /* Closes the file and frees everything. NULL is a no-op. */
 void reader_free(struct reader *r);

@@ -35,6 +35,9 @@ struct retry_decision retry_decide(const struct retry_policy *p,
 	case OUTCOME_AUTH:
 		d.verdict = RETRY_ABORT;
 		return d;
+	case OUTCOME_CONFIG:
+		d.verdict = RETRY_CONFIG;
+		return d;
 	case OUTCOME_REJECTED:
 	case OUTCOME_BAD_RESPONSE:
 		if (kind == REQUEST_SEND && outcome_in_doubt(o) &&

@@ -3,7 +3,7 @@
  * request, retry it (after how long), give up, or call it in doubt.
  *
  * No I/O, no clock, no randomness of its own: the caller passes a random
- * number, so tests are exact (CONTRACT section 4).
+ * number, so tests are exact (the README).
  */
 #ifndef DOTS_RETRY_H
 #define DOTS_RETRY_H
@@ -24,7 +24,12 @@ enum retry_verdict {
 	RETRY_AGAIN,    /* try again after delay_ms */
 	RETRY_FAIL,     /* final failure (rejected, or attempts exhausted) */
 	RETRY_IN_DOUBT, /* a side effect may have happened: do not resend */
-	RETRY_ABORT     /* the whole run must stop (401/403) */
+	RETRY_ABORT,    /* the whole run must stop: the API refused the
+			 * credentials (401/403) */
+	RETRY_CONFIG    /* the whole run must stop: the configuration is wrong
+			 * (OUTCOME_CONFIG: host does not resolve, certificate
+			 * not trusted). Nothing reached the API; the request
+			 * is not in doubt. outcome_describe says what to fix. */
 };
 
 struct retry_policy {

@@ -49,8 +49,12 @@ char *summary_json(const struct summary_info *si)
 	for (int s = 0; s < ROW_STATUS_COUNT; s++)
 		json_object_set_new(status, import_status_name((enum row_status)s),
 				    json_integer((json_int_t)st->by_status[s]));
-	codes = json_pack("{s:I,s:I,s:I}", "sent", (json_int_t)st->codes_sent, "failed",
-			  (json_int_t)st->codes_failed, "in_doubt", (json_int_t)st->codes_in_doubt);
+	codes = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)st->codes_sent,
+			  "failed", (json_int_t)st->codes_failed, "in_doubt",
+			  (json_int_t)st->codes_in_doubt, "in_doubt_from_earlier_runs",
+			  (json_int_t)st->codes_in_doubt_earlier, "settled",
+			  (json_int_t)st->codes_settled, "already_verified",
+			  (json_int_t)st->codes_verified);
 	lat = json_pack("{s:f,s:f,s:f}", "p50", import_latency_ms(st, 50), "p95",
 			import_latency_ms(st, 95), "p99", import_latency_ms(st, 99));
 	json_object_set_new(root, "command", json_string(si->command));
@@ -140,6 +144,12 @@ int summary_write_metrics(const char *path, const struct summary_info *si, struc
 		"dots_import_codes{command=\"%s\",result=\"sent\"} %zu\n"
 		"dots_import_codes{command=\"%s\",result=\"failed\"} %zu\n"
 		"dots_import_codes{command=\"%s\",result=\"in_doubt\"} %zu\n"
+		"dots_import_codes{command=\"%s\",result=\"settled\"} %zu\n"
+		"dots_import_codes{command=\"%s\",result=\"already_verified\"} %zu\n"
+		"# HELP dots_import_codes_in_doubt_from_earlier_runs Codes of the last run's rows "
+		"in doubt since an earlier run (counted in result=\"in_doubt\" too).\n"
+		"# TYPE dots_import_codes_in_doubt_from_earlier_runs gauge\n"
+		"dots_import_codes_in_doubt_from_earlier_runs{command=\"%s\"} %zu\n"
 		"# HELP dots_import_requests HTTP requests made by the last run.\n"
 		"# TYPE dots_import_requests gauge\n"
 		"dots_import_requests{command=\"%s\"} %zu\n"
@@ -162,7 +172,8 @@ int summary_write_metrics(const char *path, const struct summary_info *si, struc
 		"# TYPE dots_import_last_success_timestamp_seconds gauge\n"
 		"dots_import_last_success_timestamp_seconds %ld\n",
 		si->command, st->codes_sent, si->command, st->codes_failed, si->command,
-		st->codes_in_doubt, si->command, st->requests, si->command, st->retries,
+		st->codes_in_doubt, si->command, st->codes_settled, si->command,
+		st->codes_verified, si->command, st->codes_in_doubt_earlier, si->command, st->requests, si->command, st->retries,
 		si->command, st->rate_limited, si->command, st->elapsed_s, si->command,
 		si->exit_code, (long)si->ended, last_ok);
 	if (ferror(f.fp))

@@ -56,7 +56,7 @@ static void trim(struct cell *c)
 
 /*
  * Reads cell f: trimmed; a "'" written before = + - @ tab or CR to defuse a
- * formula (CONTRACT section 3) is dropped, and the rest trimmed again so the
+ * formula (the README) is dropped, and the rest trimmed again so the
  * round trip through a rejects file gives what the original cell gave.
  */
 static struct cell get_cell(const struct user_input *in, enum user_field f)

@@ -1,6 +1,6 @@
 /*
  * user.h - one user record: normalisation and validation of a CSV row's
- * fields into what the Dots API accepts (CONTRACT section 3).
+ * fields into what the Dots API accepts (the README).
  *
  * Pure logic, no I/O. A row either normalises into a struct user, or fails
  * with one precise reason naming the field ("email: missing \"@\"").

@@ -12,27 +12,56 @@
 #include "import.h"
 #include "options.h"
 #include "outputs.h"
+#include "paths.h"
 #include "report.h"
+#include "restore.h"
 
 #include "banned.h"
 
-/* Exit codes (CONTRACT section 3), mapped in one place. */
+/* Exit codes (README "Exit codes"), mapped in one place. */
 enum exit_code {
 	EXIT_OK = 0,
 	EXIT_PARTIAL = 1,
-	EXIT_USAGE = 2,
+	EXIT_USAGE = 2,   /* nothing was sent */
 	EXIT_ABORTED = 3,
+	EXIT_LOCAL = 4,   /* a local failure after requests were sent: rerun */
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
 
-static volatile sig_atomic_t stop_signal;
+#define SIGNAL_DEBOUNCE_MS 2000
 
+static volatile sig_atomic_t stop_signal;  /* first signal: finish in-flight requests */
+static volatile sig_atomic_t abandon;      /* a later second one: stop waiting for them */
+static volatile sig_atomic_t first_s, first_ms; /* when the first one came */
+
+/*
+ * GNU timeout and process-group kills deliver SIGTERM twice within
+ * microseconds: a second signal within 2 s of the first changes nothing.
+ * A later second signal abandons in-flight requests (outputs are still
+ * written); only a third exits at once (the ledger is consistent at any
+ * instant). clock_gettime is async-signal-safe.
+ */
 static void on_signal(int sig)
 {
-	if (stop_signal) /* second signal: the ledger is consistent at any instant */
-		_exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
-	stop_signal = sig;
+	struct timespec ts;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!stop_signal) {
+		first_s = (sig_atomic_t)ts.tv_sec;
+		first_ms = (sig_atomic_t)(ts.tv_nsec / 1000000);
+		stop_signal = sig;
+		return;
+	}
+	ms = ((long)ts.tv_sec - first_s) * 1000 + (ts.tv_nsec / 1000000 - first_ms);
+	if (ms < SIGNAL_DEBOUNCE_MS)
+		return;
+	if (!abandon) {
+		abandon = 1;
+		return;
+	}
+	_exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
 }
 
 static void install_signals(void)
@@ -56,8 +85,37 @@ static enum exit_code exit_for(enum import_result r, int sig)
 	case IMPORT_INPUT_ERROR: return EXIT_USAGE;
 	case IMPORT_ABORTED: return EXIT_ABORTED;
 	case IMPORT_INTERRUPTED: return sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
+	case IMPORT_LOCAL_FAILURE: return EXIT_LOCAL;
 	}
 	return EXIT_USAGE;
+}
+
+/* restore-ledger: a new ledger from earlier results files. */
+static enum import_result restore(const struct options *o, const struct report *rep,
+				  struct err *err)
+{
+	struct restore_opts ro = {
+		.ledger_path = o->cfg.state,
+		.base_url = o->cfg.base_url,
+		.client_id = o->client_id,
+		.results_paths = o->inputs,
+		.nresults = o->ninputs,
+	};
+	struct restore_stats st;
+
+	if (restore_ledger(&ro, &st, err) < 0)
+		return IMPORT_INPUT_ERROR;
+	if (rep->verbosity >= 0)
+		fprintf(stderr,
+			"dots-import: restored %lld users into '%s' from %zu files (%zu rows): "
+			"%lld sent, %lld in doubt, %lld verified, %lld failed, %lld off, "
+			"%lld without a code; %zu rows skipped, %zu conflicting ids\n",
+			st.users, o->cfg.state, st.files, st.rows,
+			st.by_state[LEDGER_VERIF_SENT], st.by_state[LEDGER_VERIF_IN_DOUBT],
+			st.by_state[LEDGER_VERIF_VERIFIED], st.by_state[LEDGER_VERIF_FAILED],
+			st.by_state[LEDGER_VERIF_OFF], st.by_state[LEDGER_VERIF_NONE], st.skipped,
+			st.conflicts);
+	return IMPORT_COMPLETE;
 }
 
 static enum import_result run(const struct options *o, struct report *rep,
@@ -73,25 +131,29 @@ static enum import_result run(const struct options *o, struct report *rep,
 		.app_id = o->app_id,
 		.dry_run = o->dry_run,
 		.resend_in_doubt = o->resend_in_doubt,
+		.settle_in_doubt = o->settle_in_doubt,
 		.max_invalid = o->max_invalid,
 		.max_failures = o->max_failures,
 		.shard_k = o->shard_k,
 		.shard_n = o->shard_n,
 		.stop = &stop_signal,
+		.abandon = &abandon,
+		.check = report_check,
 		.log = report_event,
 		.log_requests = report_wants_requests(rep),
 		.progress = report_progress,
 		.ctx = rep,
 	};
 
-	if (outputs_preflight(o, err) < 0)
+	if (o->command != CMD_RESTORE_LEDGER && outputs_preflight(o, err) < 0)
 		return IMPORT_INPUT_ERROR;
 	switch (o->command) {
 	case CMD_IMPORT: return import_run(&io, st, err);
 	case CMD_SEND_VERIFICATION: return codes_send_run(&io, st, err);
-	case CMD_VERIFY: break;
+	case CMD_VERIFY: return codes_verify_run(&io, st, err);
+	case CMD_RESTORE_LEDGER: break;
 	}
-	return codes_verify_run(&io, st, err);
+	return restore(o, rep, err);
 }
 
 int main(int argc, char **argv)
@@ -108,7 +170,9 @@ int main(int argc, char **argv)
 	err_init(&err);
 	memset(&st, 0, sizeof(st));
 	if (options_parse(&o, argc, argv, &err) < 0 ||
-	    (!o.help && !o.version && report_init(&rep, o.verbosity, o.log_file, o.log_json, &err) < 0)) {
+	    (!o.help && !o.version &&
+	     (paths_check(&o, &err) < 0 ||
+	      report_init(&rep, o.verbosity, o.log_file, o.log_json, &err) < 0))) {
 		fprintf(stderr, "dots-import: error: %s\n", err.msg);
 		options_release(&o);
 		return EXIT_USAGE;
@@ -123,18 +187,23 @@ int main(int argc, char **argv)
 	}
 	install_signals();
 	snprintf(note, sizeof(note), "dots-import %s: %s %s", DOTS_VERSION,
-		 o.command == CMD_IMPORT ? "import" : o.command == CMD_VERIFY ? "verify" : "send-verification",
-		 o.input ? o.input : "");
+		 options_command_name(o.command), o.input ? o.input : "");
 	report_note(&rep, IMPORT_EV_START, note);
 	r = run(&o, &rep, &st, &err);
 	code = exit_for(r, st.signal);
 	if (r == IMPORT_INPUT_ERROR)
 		fprintf(stderr, "dots-import: error: %s\n", err.msg);
+	if (r == IMPORT_LOCAL_FAILURE)
+		fprintf(stderr, "dots-import: error: %s: stopped by a local failure after requests "
+				"were sent; rerun to complete\n", err.msg);
+	if (r == IMPORT_INPUT_ERROR || o.command == CMD_RESTORE_LEDGER)
+		; /* no run summary */
 	else if (o.command == CMD_IMPORT)
-		report_summary(&rep, &st, o.output, o.dry_run);
+		report_summary(&rep, &st, st.results_written ? o.output : NULL, o.dry_run);
 	else
 		report_codes_summary(&rep, &st, o.output, o.command == CMD_VERIFY);
-	if (outputs_write(&o, &rep, &st, code, started, r != IMPORT_INPUT_ERROR) < 0 && code < EXIT_PARTIAL)
+	if (o.command != CMD_RESTORE_LEDGER &&
+	    outputs_write(&o, &rep, &st, code, started, st.results_written) < 0 && code < EXIT_PARTIAL)
 		code = EXIT_PARTIAL;
 	snprintf(note, sizeof(note), "exit %d", code);
 	report_note(&rep, IMPORT_EV_END, note);

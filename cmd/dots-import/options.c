@@ -29,6 +29,7 @@ enum {
 	OPT_STATE,
 	OPT_NO_STATE,
 	OPT_RESEND_IN_DOUBT,
+	OPT_SETTLE_IN_DOUBT,
 	OPT_MAX_INVALID,
 	OPT_MAX_FAILURES,
 	OPT_CA_CERT,
@@ -53,6 +54,7 @@ static const struct option long_opts[] = {
 	{"state", required_argument, NULL, OPT_STATE},
 	{"no-state", no_argument, NULL, OPT_NO_STATE},
 	{"resend-in-doubt", no_argument, NULL, OPT_RESEND_IN_DOUBT},
+	{"settle-in-doubt", no_argument, NULL, OPT_SETTLE_IN_DOUBT},
 	{"max-invalid", required_argument, NULL, OPT_MAX_INVALID},
 	{"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
 	{"ca-cert", required_argument, NULL, OPT_CA_CERT},
@@ -75,6 +77,9 @@ void options_usage(void)
 	fputs("usage: dots-import [OPTIONS] INPUT.csv          import users\n"
 	      "       dots-import send-verification [OPTIONS]  send codes to users created earlier\n"
 	      "       dots-import verify [OPTIONS] TOKENS.csv  submit codes (columns user_id,token)\n"
+	      "       dots-import restore-ledger [OPTIONS] RESULTS.csv...\n"
+	      "                                                rebuild a lost ledger (--state) from\n"
+	      "                                                earlier results files\n"
 	      "\n"
 	      "options (command line > environment > config file > default):\n"
 	      "  -c, --config FILE      YAML config (default ./config.yaml if present)\n"
@@ -89,6 +94,8 @@ void options_usage(void)
 	      "      --state FILE       state ledger (default dots-import.db)\n"
 	      "      --no-state         run without a ledger (no resume, no rerun protection)\n"
 	      "      --resend-in-doubt  resend codes whose earlier send has an unknown outcome\n"
+	      "      --settle-in-doubt  record codes in doubt as sent, without sending (you know\n"
+	      "                         they arrived); until one of these two, they keep exit 1\n"
 	      "      --max-invalid N    more than N invalid rows: exit 2 before sending anything\n"
 	      "      --max-failures N   stop the run (exit 3) once N rows failed at the API\n"
 	      "      --ca-cert FILE     CA bundle for a private CA (TLS verification stays on)\n"
@@ -111,10 +118,19 @@ void options_usage(void)
 	      "and api.api_key_file in the config; DOTS_APP_ID is sent as Api-App-Id.\n"
 	      "send-verification needs -o FILE for its results.\n"
 	      "\n"
+	      "verification column: sent, failed, in_doubt (may have gone out: never resent\n"
+	      "unless --resend-in-doubt), verified (the API says the user is already verified:\n"
+	      "no code sent), off (--no-verification), empty when there is no user.\n"
+	      "\n"
 	      "exit codes: 0 all rows created/exists and codes sent; 1 some rows invalid,\n"
-	      "duplicate or failed; 2 usage, config or input error (nothing sent);\n"
-	      "3 aborted by the API (401/403, circuit breaker, --max-failures);\n"
-	      "130/143 interrupted by SIGINT/SIGTERM.\n",
+	      "duplicate or failed, or a code not sent or in doubt (also from an earlier run,\n"
+	      "until settled); 2 usage, config or input error (nothing sent); 3 aborted\n"
+	      "after requests were sent (401/403, circuit breaker, --max-failures, a wrong\n"
+	      "base URL or certificate found by the first requests, the input changed);\n"
+	      "4 stopped by a local failure (disk full, ledger or output unwritable) after\n"
+	      "requests were sent: rerun to complete; 130/143 interrupted by SIGINT/SIGTERM\n"
+	      "(a second signal within 2 s changes nothing; a later one stops waiting for\n"
+	      "requests in flight; a third exits at once).\n",
 	      stdout);
 }
 
@@ -191,6 +207,7 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 		case OPT_STATE: c->state = optarg; break;
 		case OPT_NO_STATE: o->no_state = true; break;
 		case OPT_RESEND_IN_DOUBT: o->resend_in_doubt = true; break;
+		case OPT_SETTLE_IN_DOUBT: o->settle_in_doubt = true; break;
 		case OPT_MAX_INVALID:
 			if (parse_long_opt("--max-invalid", optarg, 0, 1000000000L, &o->max_invalid, err) < 0)
 				return -1;
@@ -289,6 +306,23 @@ static int check_secret(const char *what, const char *v, struct err *err)
 	return 0;
 }
 
+/* restore-ledger binds the ledger to the client id; it needs no key. */
+static int restore_credentials(struct options *o, const struct config *cfg, struct err *err)
+{
+	const char *env = getenv("DOTS_CLIENT_ID");
+
+	if (env && *env)
+		o->client_id = strdup(env);
+	else if (credential_file("dots-client-id", &o->client_id, err) < 0)
+		return -1;
+	else if (!o->client_id && cfg->client_id)
+		o->client_id = strdup(cfg->client_id);
+	if (!o->client_id)
+		return err_set(err, "restore-ledger needs the client id the ledger is for: "
+				    "set DOTS_CLIENT_ID or api.client_id");
+	return check_secret("the client id", o->client_id, err);
+}
+
 /* Applies environment and command line over the loaded config. */
 static int apply(struct options *o, const struct cli *c, struct err *err)
 {
@@ -321,6 +355,8 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 
 	if (o->dry_run) /* no network: credentials are not needed */
 		return 0;
+	if (o->command == CMD_RESTORE_LEDGER) /* no network: the ledger is bound to the id */
+		return restore_credentials(o, cfg, err);
 	if ((env = getenv("DOTS_CLIENT_ID")) && *env)
 		o->client_id = strdup(env);
 	else if (credential_file("dots-client-id", &o->client_id, err) < 0)
@@ -378,18 +414,30 @@ int options_parse(struct options *o, int argc, char **argv, struct err *err)
 		o->command = CMD_VERIFY;
 		argc--;
 		argv++;
+	} else if (argc > 1 && strcmp(argv[1], "restore-ledger") == 0) {
+		o->command = CMD_RESTORE_LEDGER;
+		argc--;
+		argv++;
 	}
 	if (parse_argv(o, &c, argc, argv, err) < 0)
 		return -1;
 	if (o->help || o->version)
 		return 0;
 	nargs = argc - optind;
-	if (o->command == CMD_SEND_VERIFICATION ? nargs != 0 : nargs != 1)
+	if (o->command == CMD_RESTORE_LEDGER) {
+		if (nargs < 1)
+			return err_set(err, "restore-ledger needs one or more results files (see --help)");
+		o->inputs = (const char *const *)argv + optind;
+		o->ninputs = (size_t)nargs;
+	} else if (o->command == CMD_SEND_VERIFICATION ? nargs != 0 : nargs != 1) {
 		return err_set(err, o->command == CMD_SEND_VERIFICATION
 					    ? "send-verification takes no file argument (see --help)"
 					    : "expected exactly one input file (see --help)");
-	if (nargs == 1)
+	}
+	if (nargs == 1 && o->command != CMD_RESTORE_LEDGER)
 		o->input = argv[optind];
+	if (o->resend_in_doubt && o->settle_in_doubt)
+		return err_set(err, "--resend-in-doubt and --settle-in-doubt exclude each other");
 	if (c.config) {
 		if (config_load(&o->cfg, c.config, err) < 0)
 			return -1;
@@ -401,11 +449,20 @@ int options_parse(struct options *o, int argc, char **argv, struct err *err)
 		return -1;
 	if (o->command == CMD_SEND_VERIFICATION && !o->output)
 		return err_set(err, "send-verification needs -o FILE for its results");
-	if (!o->output && default_output(o, err) < 0)
+	if (o->command != CMD_RESTORE_LEDGER && !o->output && default_output(o, err) < 0)
 		return -1;
-	if (o->no_state && o->command == CMD_SEND_VERIFICATION)
-		return err_set(err, "send-verification needs the ledger (--state), not --no-state");
+	if (o->no_state && (o->command == CMD_SEND_VERIFICATION || o->command == CMD_RESTORE_LEDGER))
+		return err_set(err, "%s needs the ledger (--state), not --no-state",
+			       options_command_name(o->command));
 	return 0;
+}
+
+const char *options_command_name(enum command c)
+{
+	static const char *const names[] = {"import", "send-verification", "verify",
+					    "restore-ledger"};
+
+	return (size_t)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
 }
 
 static void free_secret(char *s)

@@ -11,16 +11,19 @@
 #include "config.h"
 #include "err.h"
 
-enum command { CMD_IMPORT, CMD_SEND_VERIFICATION, CMD_VERIFY };
+enum command { CMD_IMPORT, CMD_SEND_VERIFICATION, CMD_VERIFY, CMD_RESTORE_LEDGER };
 
 struct options {
 	enum command command;
 	struct config cfg;
 	const char *input;        /* INPUT.csv or TOKENS.csv */
+	const char *const *inputs; /* restore-ledger: RESULTS.csv files (argv) */
+	size_t ninputs;
 	char *output;             /* results path (derived when not given) */
 	bool no_state;
 	bool dry_run;
 	bool resend_in_doubt;
+	bool settle_in_doubt;
 	long max_invalid;         /* -1 = none */
 	long max_failures;        /* -1 = none */
 	int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
@@ -48,5 +51,8 @@ void options_release(struct options *opts);
 
 /* The --help text. */
 void options_usage(void);
+
+/* "import", "send-verification", "verify", "restore-ledger". */
+const char *options_command_name(enum command c);
 
 #endif

@@ -14,8 +14,6 @@
 
 #include "banned.h"
 
-static const char *const command_names[] = {"import", "send-verification", "verify"};
-
 int outputs_preflight(const struct options *o, struct err *err)
 {
 	const char *paths[] = {o->summary_json, o->metrics_file, o->rejects};
@@ -36,7 +34,7 @@ int outputs_write(const struct options *o, struct report *rep, const struct impo
 		  int exit_code, time_t started, bool ran)
 {
 	struct summary_info si = {
-		.command = command_names[o->command],
+		.command = options_command_name(o->command),
 		.input_path = o->input,
 		.results_path = ran ? o->output : NULL,
 		.exit_code = exit_code,

@@ -33,6 +33,7 @@ int report_init(struct report *r, int verbosity, const char *log_path, bool log_
 				       strerror(errno));
 		}
 		setvbuf(r->log, NULL, _IOLBF, 0);
+		r->log_path = log_path;
 	}
 	return 0;
 }
@@ -55,11 +56,28 @@ static void clear_line(struct report *r)
 static const char *const kind_names[] = {"start", "end", "pause", "abort", "signal", "row",
 					 "request"};
 
+/* A failed write to the log file (disk full) is kept: report_check
+ * reports it and the run stops as after any local failure. */
+static void log_check(struct report *r)
+{
+	if (r->log && !r->log_errno && (ferror(r->log) || fflush(r->log) != 0))
+		r->log_errno = errno ? errno : EIO;
+}
+
+int report_check(void *ctx, struct err *err)
+{
+	struct report *r = ctx;
+
+	if (!r->log_errno)
+		return 0;
+	return err_set(err, "cannot write log file '%s': %s", r->log_path, strerror(r->log_errno));
+}
+
 static void log_line(struct report *r, const struct import_event *ev)
 {
 	time_t now = time(NULL);
 
-	if (!r->log || (ev->kind == IMPORT_EV_REQUEST && r->verbosity < 1))
+	if (!r->log || r->log_errno || (ev->kind == IMPORT_EV_REQUEST && r->verbosity < 1))
 		return;
 	if (r->log_json) {
 		char *line = summary_event_json(ev, now);
@@ -68,6 +86,7 @@ static void log_line(struct report *r, const struct import_event *ev)
 			fprintf(r->log, "%s\n", line);
 			free(line);
 		}
+		log_check(r);
 		return;
 	}
 	char ts[32];
@@ -77,6 +96,7 @@ static void log_line(struct report *r, const struct import_event *ev)
 			ev->row, ev->line, ev->status ? ev->status : "", ev->msg);
 	else
 		fprintf(r->log, "%s %s %s\n", ts, kind_names[ev->kind], ev->msg);
+	log_check(r);
 }
 
 bool report_wants_requests(const struct report *r)
@@ -164,11 +184,25 @@ void report_summary(struct report *r, const struct import_stats *st,
 				import_status_name((enum row_status)s));
 	fputc('\n', stderr);
 	if (!dry_run) {
+		char earlier[64] = "";
+
+		if (st->codes_in_doubt_earlier)
+			snprintf(earlier, sizeof(earlier), " (%zu from earlier runs)",
+				 st->codes_in_doubt_earlier);
 		fprintf(stderr,
-			"dots-import: codes: %zu sent, %zu failed, %zu in doubt; "
+			"dots-import: codes: %zu sent, %zu failed, %zu in doubt%s; "
 			"%zu requests, %zu retries, %zu x 429; %.1f s, %.0f requests/s\n",
-			st->codes_sent, st->codes_failed, st->codes_in_doubt, st->requests,
+			st->codes_sent, st->codes_failed, st->codes_in_doubt, earlier, st->requests,
 			st->retries, st->rate_limited, st->elapsed_s, rps);
+		if (st->codes_verified)
+			fprintf(stderr, "dots-import: %zu users already verified at the API: no code sent\n",
+				st->codes_verified);
+		if (st->codes_settled)
+			fprintf(stderr, "dots-import: %zu codes in doubt recorded as sent (--settle-in-doubt)\n",
+				st->codes_settled);
+		if (st->codes_in_doubt)
+			fprintf(stderr, "dots-import: codes in doubt are not resent: --resend-in-doubt "
+					"sends them again, --settle-in-doubt records them as sent\n");
 		if (st->requests)
 			fprintf(stderr, "dots-import: latency p50 %.0f ms, p95 %.0f ms, p99 %.0f ms\n",
 				import_latency_ms(st, 50), import_latency_ms(st, 95),
@@ -176,7 +210,11 @@ void report_summary(struct report *r, const struct import_stats *st,
 	}
 	if (st->abort_reason[0])
 		fprintf(stderr, "dots-import: stopped early: %s\n", st->abort_reason);
-	fprintf(stderr, "dots-import: results: %s\n", results_path);
+	if (st->input_appended > 0)
+		fprintf(stderr, "dots-import: %lld bytes were appended to the input during the run: "
+				"not imported now, the next run's work\n", st->input_appended);
+	if (results_path)
+		fprintf(stderr, "dots-import: results: %s\n", results_path);
 }
 
 void report_codes_summary(struct report *r, const struct import_stats *st,
@@ -192,11 +230,14 @@ void report_codes_summary(struct report *r, const struct import_stats *st,
 			st->by_status[ROW_INVALID], st->by_status[ROW_PENDING]);
 	else
 		fprintf(stderr,
-			"dots-import: %zu users without a code: %zu sent, %zu failed, %zu in doubt\n",
-			st->rows, st->codes_sent, st->codes_failed, st->codes_in_doubt);
+			"dots-import: %zu users without a code: %zu sent, %zu failed, %zu in doubt, "
+			"%zu settled\n",
+			st->rows, st->codes_sent, st->codes_failed, st->codes_in_doubt,
+			st->codes_settled);
 	fprintf(stderr, "dots-import: %zu requests, %zu retries, %zu x 429; %.1f s\n", st->requests,
 		st->retries, st->rate_limited, st->elapsed_s);
 	if (st->abort_reason[0])
 		fprintf(stderr, "dots-import: stopped early: %s\n", st->abort_reason);
-	fprintf(stderr, "dots-import: results: %s\n", results_path);
+	if (results_path)
+		fprintf(stderr, "dots-import: results: %s\n", results_path);
 }

@@ -18,6 +18,8 @@ struct report {
 	bool drawn;     /* a progress line is on screen */
 	FILE *log;      /* --log-file, or NULL */
 	bool log_json;  /* --log-format json */
+	const char *log_path; /* borrowed, for messages */
+	int log_errno;  /* a write to the log file failed (0 = none) */
 };
 
 /* Opens the log file (appending, mode 0600) when log_path is set. */
@@ -33,6 +35,9 @@ bool report_wants_requests(const struct report *r);
 
 /* import_opts.log and import_opts.progress callbacks (ctx = struct report). */
 void report_event(void *ctx, const struct import_event *ev);
+
+/* import_opts.check: -1 (err names the file) once a log write failed. */
+int report_check(void *ctx, struct err *err);
 void report_progress(void *ctx, const struct import_stats *st);
 
 /* Logs a run-level event that cmd/ itself produces (start, end). */

@@ -405,7 +405,7 @@ static void test_full_file(void **state)
 	config_release(&c);
 }
 
-/* The example of CONTRACT section 5, verbatim. */
+/* The example of the README, verbatim. */
 static void test_contract_example(void **state)
 {
 	static const char yaml[] =

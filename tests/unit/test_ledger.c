@@ -3,7 +3,10 @@
  * directory: creation with mode 0600, put/find/set_verif round trips,
  * reopening, the binding to a base URL and client id (the id itself never
  * on disk), the single-owner lock, refusing files that are not ledgers
- * without touching them, group commits, and ledger_each in creation order.
+ * without touching them, group commits, and ledger_each in creation order;
+ * refusing empty files and -wal/-shm/-journal files without their ledger,
+ * symlinked ledgers, unwritable ledgers found at open, the VERIFIED state,
+ * ledger_count, and ledger_each's error contract.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,19 +132,19 @@ static void test_open_creates_file_with_mode_0600(void **state)
 	ledger_close(NULL);
 }
 
-static void test_open_tightens_mode_of_existing_empty_file(void **state)
+static void test_open_tightens_mode_of_existing_ledger(void **state)
 {
 	struct fixture *f = *state;
-	struct ledger *l;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
 	struct stat sb;
-	FILE *fp = fopen(f->path, "w");
 
-	assert_non_null(fp);
-	fclose(fp);
+	must_put(l, 1, "1", "2", "usr", LEDGER_VERIF_NONE);
+	ledger_close(l);
 	assert_int_equal(chmod(f->path, 0644), 0);
 	l = must_open(f->path, BASE, CLIENT);
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_user(l, 1, "usr", LEDGER_VERIF_NONE, "1", "2");
 	ledger_close(l);
 }
 
@@ -615,12 +619,552 @@ static void test_each_stops_when_asked_and_allows_updates(void **state)
 	ledger_close(l);
 }
 
+/* ---- refusing files that would be taken for a new ledger -------------- */
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+/* Entries of dir, sorted names joined by spaces: what a refusal left. */
+static void list_dir(const char *dir, char *out, size_t cap)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+	size_t o = 0;
+
+	assert_true(n >= 0);
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.' && o < cap)
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? " " : "",
+					      names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void test_empty_file_is_refused_untouched(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = NULL;
+	struct stat sb;
+	struct err e;
+	char want[512], ls[256];
+
+	write_file(f->path, "", 0644);
+	err_init(&e);
+	assert_int_equal(ledger_open(&l, f->path, BASE, CLIENT, &e), -1);
+	assert_null(l);
+	snprintf(want, sizeof(want),
+		 "'%s' is empty: not a ledger; move it away (a new ledger is made only "
+		 "where no file exists), or put back the ledger it replaced",
+		 f->path);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	assert_int_equal(sb.st_mode & 0777, 0644); /* not even its mode */
+	list_dir(f->dir, ls, sizeof(ls));
+	assert_string_equal(ls, "state.db");
+}
+
+static void work_put_and_crash(struct ledger *l)
+{
+	for (uint64_t k = 1; k <= 5; k++)
+		must_put(l, k, "1", "4155550100", "usr", LEDGER_VERIF_SENT);
+}
+
+/* Runs work on the ledger in a child that dies without closing it. */
+static void crash_after(const char *path, void (*work)(struct ledger *))
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct err e;
+		struct ledger *l = NULL;
+
+		if (ledger_open(&l, path, BASE, CLIENT, &e) < 0)
+			_exit(3);
+		work(l);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_side_files_without_ledger_are_refused_untouched(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sfx[] = {"-wal", "-shm", "-journal"};
+	char side[160], want[768], ls[256];
+	struct ledger *l = NULL;
+	struct err e;
+	size_t len_before, len_after;
+	char *before, *after;
+
+	/* the story: a run killed with its users in the WAL, then the
+	 * ledger deleted; the rerun must not start afresh */
+	err_init(&e);
+	snprintf(side, sizeof(side), "%s-wal", f->path);
+	crash_after(f->path, work_put_and_crash);
+	assert_true(exists(side));
+	assert_int_equal(unlink(f->path), 0);
+	{
+		before = slurp(side, &len_before);
+		assert_int_equal(ledger_open(&l, f->path, BASE, CLIENT, &e), -1);
+		assert_null(l);
+		snprintf(want, sizeof(want),
+			 "'%s-wal' exists without its ledger '%s': the ledger may have been "
+			 "deleted after a crash; restore it, or use restore-ledger, or remove "
+			 "the -wal file if you are sure",
+			 f->path, f->path);
+		assert_string_equal(e.msg, want);
+		assert_false(exists(f->path));
+		after = slurp(side, &len_after);
+		assert_int_equal(len_after, len_before);
+		assert_memory_equal(after, before, len_before);
+		free(before);
+		free(after);
+	}
+
+	/* each kind of side file, with the ledger missing or empty */
+	for (size_t i = 0; i < ARRAY_LEN(sfx); i++) {
+		for (int empty_main = 0; empty_main <= 1; empty_main++) {
+			char expect_ls[256];
+
+			for (size_t k = 0; k < ARRAY_LEN(sfx); k++) {
+				snprintf(side, sizeof(side), "%s%s", f->path, sfx[k]);
+				unlink(side);
+			}
+			unlink(f->path);
+			snprintf(side, sizeof(side), "%s%s", f->path, sfx[i]);
+			write_file(side, "precious", 0600);
+			if (empty_main)
+				write_file(f->path, "", 0600);
+			err_init(&e);
+			assert_int_equal(ledger_open(&l, f->path, BASE, CLIENT, &e), -1);
+			snprintf(want, sizeof(want),
+				 "'%s' exists without its ledger '%s': the ledger may have "
+				 "been deleted after a crash; restore it, or use restore-ledger, "
+				 "or remove the %s file if you are sure",
+				 side, f->path, sfx[i]);
+			assert_string_equal(e.msg, want);
+			after = slurp(side, &len_after);
+			assert_int_equal(len_after, 8);
+			assert_memory_equal(after, "precious", 8);
+			free(after);
+			list_dir(f->dir, ls, sizeof(ls));
+			snprintf(expect_ls, sizeof(expect_ls), "%sstate.db%s",
+				 empty_main ? "state.db " : "", sfx[i]);
+			assert_string_equal(ls, expect_ls);
+		}
+	}
+}
+
+/* ---- symlinks ---------------------------------------------------------- */
+
+static void test_symlinked_ledger_commits_beside_its_target(void **state)
+{
+	struct fixture *f = *state;
+	char target[160], link1[160], link2[160], path[200], ls[256];
+	struct ledger *l;
+	struct err e;
+	uint64_t d = 0, t;
+
+	err_init(&e);
+	snprintf(target, sizeof(target), "%s/target.db", f->dir);
+	snprintf(link1, sizeof(link1), "%s/link.db", f->dir);
+	snprintf(link2, sizeof(link2), "%s/link2.db", f->dir);
+	/* a dangling relative link: the ledger is made at its target */
+	assert_int_equal(symlink("target.db", link1), 0);
+	l = must_open(link1, BASE, CLIENT);
+	must_put(l, 1, "1", "2", "u1", LEDGER_VERIF_SENT); /* a solo commit */
+	assert_int_equal(ledger_begin(l, &e), 0);
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	must_put(l, 2, "1", "2", "u2", LEDGER_VERIF_INTENT);
+	t = ledger_next_ticket(l);
+	assert_int_equal(ledger_commit_async(l, &e), 0);
+	for (int i = 0; i < 5000 && d < t; i++) {
+		if (ledger_durable(l, &d, &e) < 0)
+			fail_msg("ledger_durable: %s", e.msg);
+		usleep(1000);
+	}
+	assert_true(d >= t);
+	assert_int_equal(ledger_commit(l, &e), 0);
+	snprintf(path, sizeof(path), "%s-wal", target);
+	assert_true(exists(path));
+	snprintf(path, sizeof(path), "%s-wal", link1);
+	assert_false(exists(path));
+	ledger_close(l);
+	assert_int_equal(committed_users(target), 2);
+
+	/* a link to a link, absolute: the same ledger */
+	assert_int_equal(symlink(link1, link2), 0);
+	l = must_open(link2, BASE, CLIENT);
+	assert_user(l, 2, "u2", LEDGER_VERIF_INTENT, "1", "2");
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	assert_int_equal(ledger_set_verif(l, 2, LEDGER_VERIF_SENT, &e), 0);
+	assert_int_equal(ledger_commit(l, &e), 0);
+	ledger_close(l);
+	list_dir(f->dir, ls, sizeof(ls));
+	assert_string_equal(ls, "link.db link2.db target.db");
+
+	/* a -wal beside the target without the target: refused, named */
+	assert_int_equal(rename(target, path), 0); /* path = link.db-wal */
+	snprintf(path, sizeof(path), "%s-wal", target);
+	snprintf(ls, sizeof(ls), "%s-wal", link1);
+	assert_int_equal(rename(ls, path), 0);
+	{
+		struct ledger *l2 = NULL;
+		char want[768];
+
+		assert_int_equal(ledger_open(&l2, link1, BASE, CLIENT, &e), -1);
+		snprintf(want, sizeof(want),
+			 "'%s-wal' exists without its ledger '%s': the ledger may have been "
+			 "deleted after a crash; restore it, or use restore-ledger, or remove "
+			 "the -wal file if you are sure",
+			 target, link1);
+		assert_string_equal(e.msg, want);
+	}
+}
+
+/* ---- unwritable ledgers are found at open ------------------------------ */
+
+#define NOBODY 65534
+
+/*
+ * Runs ledger_open on path in a child that cannot write what the parent
+ * made read-only (as root: the child becomes nobody, the fixture's
+ * files handed to it). Returns the child's exit status: 0 = refused with
+ * a message naming path, 1 = opened, 2 = refused without naming it.
+ */
+static int open_as_other_user(struct fixture *f, const char *path)
+{
+	pid_t pid;
+	int status;
+
+	if (geteuid() == 0) {
+		struct dirent **names;
+		int n = scandir(f->dir, &names, NULL, alphasort);
+		char p[512];
+
+		assert_true(n >= 0);
+		assert_int_equal(chown(f->dir, NOBODY, NOBODY), 0);
+		for (int i = 0; i < n; i++) {
+			snprintf(p, sizeof(p), "%s/%s", f->dir, names[i]->d_name);
+			if (names[i]->d_name[0] != '.')
+				assert_int_equal(lchown(p, NOBODY, NOBODY), 0);
+			free(names[i]);
+		}
+		free(names);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ledger *l = NULL;
+		struct err e;
+
+		err_init(&e);
+		if (geteuid() == 0 && (setgid(NOBODY) < 0 || setuid(NOBODY) < 0))
+			_exit(3);
+		if (ledger_open(&l, path, BASE, CLIENT, &e) == 0) {
+			ledger_close(l);
+			_exit(1);
+		}
+		_exit(strstr(e.msg, path) ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_unwritable_ledger_is_refused_at_open(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
+	char other[160], ls[256];
+	size_t len_before, len_after;
+	char *before, *after;
+
+	must_put(l, 1, "1", "2", "usr", LEDGER_VERIF_SENT);
+	ledger_close(l);
+	list_dir(f->dir, ls, sizeof(ls));
+	assert_string_equal(ls, "state.db"); /* closing removed the -wal */
+	before = slurp(f->path, &len_before);
+
+	/* a read-only directory: the -wal cannot be made */
+	assert_int_equal(chmod(f->dir, 0500), 0);
+	assert_int_equal(open_as_other_user(f, f->path), 0);
+	/* and a new ledger cannot be made there */
+	snprintf(other, sizeof(other), "%s/new.db", f->dir);
+	assert_int_equal(open_as_other_user(f, other), 0);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	list_dir(f->dir, ls, sizeof(ls));
+	assert_string_equal(ls, "state.db");
+
+	/* a read-only file in a writable directory */
+	assert_int_equal(chmod(f->path, 0400), 0);
+	assert_int_equal(open_as_other_user(f, f->path), 0);
+	list_dir(f->dir, ls, sizeof(ls));
+	assert_string_equal(ls, "state.db");
+
+	after = slurp(f->path, &len_after);
+	assert_int_equal(len_after, len_before);
+	assert_memory_equal(after, before, len_before);
+	free(before);
+	free(after);
+}
+
+static void test_lock_of_another_program_is_refused_at_open(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
+	struct err e;
+	sqlite3 *db;
+	char want[256];
+
+	must_put(l, 1, "1", "2", "usr", LEDGER_VERIF_SENT);
+	ledger_close(l);
+	/* e.g. the sqlite3 shell, in a write transaction (no flock) */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	err_init(&e);
+	l = NULL;
+	assert_int_equal(ledger_open(&l, f->path, BASE, CLIENT, &e), -1);
+	assert_null(l);
+	snprintf(want, sizeof(want), "ledger '%s' is locked by another program", f->path);
+	if (strncmp(e.msg, want, strlen(want)) != 0)
+		fail_msg("\"%s\"", e.msg);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_user(l, 1, "usr", LEDGER_VERIF_SENT, "1", "2");
+	ledger_close(l);
+}
+
+/* ---- ledger_create ----------------------------------------------------- */
+
+static void test_create_refuses_existing_files(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+	struct ledger *l = NULL;
+	struct err e;
+	char p[160], want[512], ls[256];
+
+	for (size_t i = 0; i < ARRAY_LEN(sfx); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+		write_file(p, "", 0600);
+		err_init(&e);
+		assert_int_equal(ledger_create(&l, f->path, BASE, CLIENT, &e), -1);
+		snprintf(want, sizeof(want), "refusing to overwrite '%s'", p);
+		if (strncmp(e.msg, want, strlen(want)) != 0)
+			fail_msg("\"%s\"", e.msg);
+		list_dir(f->dir, ls, sizeof(ls));
+		assert_string_equal(ls, strrchr(p, '/') + 1);
+		assert_int_equal(unlink(p), 0);
+	}
+	/* then it makes one; and a discarded ledger leaves nothing */
+	l = NULL;
+	assert_int_equal(ledger_create(&l, f->path, BASE, CLIENT, &e), 0);
+	must_put(l, 1, "1", "2", "usr", LEDGER_VERIF_SENT);
+	assert_int_equal(ledger_begin(l, &e), 0);
+	must_put(l, 2, "1", "3", "usr2", LEDGER_VERIF_SENT);
+	ledger_discard(l);
+	list_dir(f->dir, ls, sizeof(ls));
+	assert_string_equal(ls, "");
+	/* discarding an existing ledger keeps it, without the open group */
+	l = must_open(f->path, BASE, CLIENT);
+	must_put(l, 1, "1", "2", "usr", LEDGER_VERIF_SENT);
+	ledger_close(l);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_int_equal(ledger_begin(l, &e), 0);
+	must_put(l, 2, "1", "3", "usr2", LEDGER_VERIF_SENT);
+	ledger_discard(l);
+	assert_int_equal(committed_users(f->path), 1);
+}
+
+/* ---- VERIFIED, ledger_count, ledger_each errors ------------------------ */
+
+static void test_verified_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
+	struct collected c = {0};
+	struct err e;
+
+	err_init(&e);
+	must_put(l, 1, "1", "2", "u1", LEDGER_VERIF_VERIFIED);
+	must_put(l, 2, "1", "3", "u2", LEDGER_VERIF_SENT);
+	assert_user(l, 1, "u1", LEDGER_VERIF_VERIFIED, "1", "2");
+	assert_int_equal(ledger_set_verif(l, 2, LEDGER_VERIF_VERIFIED, &e), 0);
+	assert_user(l, 2, "u2", LEDGER_VERIF_VERIFIED, "1", "3");
+	/* unknown states are refused */
+	assert_int_equal(ledger_put(l, 3, "1", "4", "u3", (enum ledger_verif)7, &e), -1);
+	assert_string_equal(e.msg, "ledger: invalid verification state 7");
+	assert_int_equal(ledger_set_verif(l, 1, (enum ledger_verif)-1, &e), -1);
+	ledger_close(l);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_user(l, 1, "u1", LEDGER_VERIF_VERIFIED, "1", "2");
+	assert_int_equal(ledger_each(l, BIT(LEDGER_VERIF_VERIFIED), collect, &c, &e), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.verif[0], LEDGER_VERIF_VERIFIED);
+	ledger_close(l);
+}
+
+static long long count(struct ledger *l, unsigned mask)
+{
+	long long n = -1;
+	struct err e;
+
+	err_init(&e);
+	if (ledger_count(l, mask, &n, &e) < 0)
+		fail_msg("ledger_count: %s", e.msg);
+	return n;
+}
+
+static void test_count_by_mask(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
+	struct err e;
+	const unsigned all = (1u << (LEDGER_VERIF_MAX + 1)) - 1;
+
+	err_init(&e);
+	assert_int_equal(count(l, all), 0);
+	must_put(l, 1, "1", "2", "a", LEDGER_VERIF_SENT);
+	must_put(l, 2, "1", "3", "b", LEDGER_VERIF_SENT);
+	must_put(l, 3, "1", "4", "c", LEDGER_VERIF_VERIFIED);
+	must_put(l, 4, "1", "5", "d", LEDGER_VERIF_NONE);
+	assert_int_equal(count(l, all), 4);
+	assert_int_equal(count(l, 0), 0);
+	assert_int_equal(count(l, BIT(LEDGER_VERIF_SENT)), 2);
+	assert_int_equal(count(l, BIT(LEDGER_VERIF_VERIFIED) | BIT(LEDGER_VERIF_NONE)), 2);
+	assert_int_equal(count(l, BIT(LEDGER_VERIF_OFF)), 0);
+	/* an open group's writes count */
+	assert_int_equal(ledger_begin(l, &e), 0);
+	must_put(l, 5, "1", "6", "e", LEDGER_VERIF_OFF);
+	assert_int_equal(count(l, BIT(LEDGER_VERIF_OFF)), 1);
+	/* async: queued writes count */
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	for (uint64_t k = 10; k < 2010; k++)
+		must_put(l, k, "1", "7", "f", LEDGER_VERIF_IN_DOUBT);
+	assert_int_equal(ledger_set_verif(l, 1, LEDGER_VERIF_VERIFIED, &e), 0);
+	assert_int_equal(count(l, BIT(LEDGER_VERIF_IN_DOUBT)), 2000);
+	assert_int_equal(count(l, BIT(LEDGER_VERIF_VERIFIED)), 2);
+	assert_int_equal(count(l, all), 2005);
+	ledger_close(l);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_int_equal(count(l, all), 2005);
+	ledger_close(l);
+}
+
+struct failing {
+	struct err *err; /* the caller's err, for the callback */
+	size_t n, fail_at;
+	bool set_msg;
+};
+
+static int fail_cb(void *ctx, uint64_t key, const struct ledger_user *u)
+{
+	struct failing *c = ctx;
+
+	(void)key;
+	(void)u;
+	if (++c->n < c->fail_at)
+		return 0;
+	if (c->set_msg)
+		return err_set(c->err, "out of memory");
+	return -1;
+}
+
+static void test_each_callback_error_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
+	struct collected col = {0};
+	struct err e;
+	struct failing c = {&e, 0, 2, true};
+	char want[256];
+
+	for (uint64_t k = 1; k <= 5; k++)
+		must_put(l, k, "1", "2", "u", LEDGER_VERIF_NONE);
+	/* the callback's message */
+	err_init(&e);
+	assert_int_equal(ledger_each(l, BIT(LEDGER_VERIF_NONE), fail_cb, &c, &e), -1);
+	assert_string_equal(e.msg, "out of memory");
+	assert_int_equal(c.n, 2);
+	/* none from the callback (an old message stays the caller's): generic */
+	snprintf(e.msg, sizeof(e.msg), "an earlier message");
+	c.n = 0;
+	c.set_msg = false;
+	assert_int_equal(ledger_each(l, BIT(LEDGER_VERIF_NONE), fail_cb, &c, &e), -1);
+	snprintf(want, sizeof(want), "ledger '%s': listing users stopped on an error",
+		 f->path);
+	assert_string_equal(e.msg, want);
+	/* > 0 stops early, not an error: err untouched */
+	err_init(&e);
+	col.stop_after = 3;
+	assert_int_equal(ledger_each(l, BIT(LEDGER_VERIF_NONE), collect, &col, &e), 0);
+	assert_int_equal(col.n, 3);
+	assert_string_equal(e.msg, "");
+	/* the statement was reset after the error: a full walk works */
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(ledger_each(l, BIT(LEDGER_VERIF_NONE), collect, &col, &e), 0);
+	assert_int_equal(col.n, 5);
+	/* and in async mode */
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	must_put(l, 6, "1", "2", "u", LEDGER_VERIF_NONE);
+	c.n = 0;
+	c.fail_at = 6;
+	c.set_msg = true;
+	assert_int_equal(ledger_each(l, BIT(LEDGER_VERIF_NONE), fail_cb, &c, &e), -1);
+	assert_int_equal(c.n, 6);
+	assert_string_equal(e.msg, "out of memory");
+	ledger_close(l);
+}
+
+/* A new ledger appears under its name complete (made aside, linked into
+ * place): never as an empty file a crash could leave behind. */
+static void test_new_ledger_appears_complete(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
+	size_t len;
+	char *head, ls[256];
+
+	head = slurp(f->path, &len);
+	assert_true(len >= 100);
+	assert_memory_equal(head, "SQLite format 3", 16);
+	free(head);
+	list_dir(f->dir, ls, sizeof(ls));
+	assert_string_equal(ls, "state.db state.db-wal"); /* no temporary left */
+	ledger_close(l);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_int_equal(ledger_users_at_open(l), 0);
+	ledger_close(l);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates_file_with_mode_0600),
-		T(test_open_tightens_mode_of_existing_empty_file),
+		T(test_open_tightens_mode_of_existing_ledger),
 		T(test_put_find_set_verif_round_trip),
 		T(test_reopen_keeps_data),
 		T(test_binding_to_base_url_and_client),
@@ -632,6 +1176,16 @@ int main(void)
 		T(test_async_commit),
 		T(test_each_by_mask_in_creation_order),
 		T(test_each_stops_when_asked_and_allows_updates),
+		T(test_empty_file_is_refused_untouched),
+		T(test_side_files_without_ledger_are_refused_untouched),
+		T(test_symlinked_ledger_commits_beside_its_target),
+		T(test_unwritable_ledger_is_refused_at_open),
+		T(test_lock_of_another_program_is_refused_at_open),
+		T(test_create_refuses_existing_files),
+		T(test_verified_round_trip),
+		T(test_count_by_mask),
+		T(test_each_callback_error_is_reported),
+		T(test_new_ledger_appears_complete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -606,6 +606,77 @@ static void test_find_column(void **state)
 	reader_free(r);
 }
 
+/* Pass 2 after reader_seal reads exactly the validated bytes: rows appended
+ * later are not seen; a change to validated bytes stops the reader before
+ * any row of the changed block is returned. */
+static void test_seal_appended_rows_ignored_changes_refused(void **state)
+{
+	struct fixture *f = *state;
+	char big[300000];
+	size_t n = 0;
+	struct reader *r;
+	struct reader_row row;
+	struct err e;
+	size_t rows = 0;
+	FILE *fp;
+
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "a,b\n");
+	for (int i = 0; n + 32 < sizeof(big); i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "row%06d,x\n", i);
+	r = open_bytes(f, big, n);
+	err_init(&e);
+	while (reader_next(r, &row, &e) == 1)
+		rows++;
+	assert_int_equal(reader_seal(r, &e), 0);
+	/* appended after validation */
+	fp = fopen(f->path, "ab");
+	assert_non_null(fp);
+	fputs("appended,1\nappended,2\n", fp);
+	fclose(fp);
+	for (size_t i = 0; i < rows; i++)
+		assert_int_equal(reader_next(r, &row, &e), 1);
+	assert_int_equal(reader_next(r, &row, &e), 0);
+	assert_false(reader_changed(r));
+	assert_int_equal(reader_appended(r), 22);
+
+	/* a validated byte in the last block changes: refused before its rows */
+	assert_int_equal(reader_seal(r, &e), 0);
+	fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	fseek(fp, (long)n - 5, SEEK_SET);
+	fputc('Z', fp);
+	fclose(fp);
+	size_t got = 0;
+	int rc;
+	while ((rc = reader_next(r, &row, &e)) == 1)
+		got++;
+	assert_int_equal(rc, -1);
+	assert_true(reader_changed(r));
+	assert_non_null(strstr(e.msg, "changed while it was being imported"));
+	assert_true(got < rows);
+	/* every row returned came from an unchanged block */
+	assert_true(got <= (n / 65536) * 65536 / 11);
+	reader_free(r);
+}
+
+/* A file that shrank after validation is a change too. */
+static void test_seal_truncated_file_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char in[] = "a,b\n1,2\n3,4\n5,6\n";
+	struct reader *r = open_bytes(f, in, sizeof(in) - 1);
+	struct reader_row row;
+	struct err e;
+
+	err_init(&e);
+	while (reader_next(r, &row, &e) == 1)
+		;
+	write_file(f->path, in, sizeof(in) - 5);
+	assert_int_equal(reader_seal(r, &e), -1);
+	assert_true(reader_changed(r));
+	reader_free(r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -621,6 +692,8 @@ int main(void)
 		T(test_map_columns_table),
 		T(test_map_columns_all_null_names_same_as_null),
 		T(test_find_column),
+		T(test_seal_appended_rows_ignored_changes_refused),
+		T(test_seal_truncated_file_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

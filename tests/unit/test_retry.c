@@ -3,8 +3,8 @@
  * full-jitter backoff growth and cap, Retry-After (bounded) winning over a
  * shorter backoff, 429 pausing everything, and the verdict for every request
  * kind x outcome: sends are never resent after they may have acted unless
- * the operator allows it; 401/403 abort; rejections fail at once; attempts
- * run out.
+ * the operator allows it; 401/403 abort; DNS/TLS configuration errors stop
+ * the run with their own verdict; rejections fail at once; attempts run out.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +109,13 @@ static const struct decide_case decide_cases[] = {
 	{C, OUTCOME_AUTH, 1, -1, 0.5, 0, RETRY_ABORT, 0, 0},
 	{S, OUTCOME_AUTH, 1, -1, 0.5, 1, RETRY_ABORT, 0, 0},
 	{V, OUTCOME_AUTH, 5, -1, 0.5, 0, RETRY_ABORT, 0, 0},
+	/* DNS/TLS: the run stops too, told apart from 401/403; never retried
+	 * (not even with a Retry-After or attempts left), never in doubt */
+	{C, OUTCOME_CONFIG, 1, -1, 0.5, 0, RETRY_CONFIG, 0, 0},
+	{C, OUTCOME_CONFIG, 1, 3000, 0.5, 0, RETRY_CONFIG, 0, 0},
+	{S, OUTCOME_CONFIG, 1, -1, 0.5, 0, RETRY_CONFIG, 0, 0},
+	{S, OUTCOME_CONFIG, 2, -1, 0.5, 1, RETRY_CONFIG, 0, 0},
+	{V, OUTCOME_CONFIG, 5, -1, 0.5, 0, RETRY_CONFIG, 0, 0},
 	/* 400/404/409/422: final, never retried */
 	{C, OUTCOME_REJECTED, 1, -1, 0.5, 0, RETRY_FAIL, 0, 0},
 	{S, OUTCOME_REJECTED, 1, -1, 0.5, 0, RETRY_FAIL, 0, 0},
@@ -226,6 +233,26 @@ static void test_retries_until_attempts_run_out(void **state)
 	assert_int_equal(d.verdict, RETRY_FAIL);
 }
 
+/* Every outcome has a verdict; only OUTCOME_CONFIG gives RETRY_CONFIG. */
+static void test_config_verdict_is_only_for_config(void **state)
+{
+	static const enum request_kind kinds[] = {REQUEST_CREATE, REQUEST_SEND,
+						  REQUEST_VERIFY};
+
+	(void)state;
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		for (size_t k = 0; k < ARRAY_LEN(kinds); k++)
+			for (int a = 1; a <= 6; a++) {
+				struct retry_decision d = retry_decide(
+				    &policy, kinds[k], (enum outcome)o, a, -1, 0.5);
+
+				if ((d.verdict == RETRY_CONFIG) != (o == OUTCOME_CONFIG))
+					fail_msg("%s kind %d attempt %d: verdict %d",
+						 outcome_name((enum outcome)o), (int)kinds[k],
+						 a, (int)d.verdict);
+			}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_decide_table),
 		cmocka_unit_test(test_single_attempt_policy_never_retries),
 		cmocka_unit_test(test_retries_until_attempts_run_out),
+		cmocka_unit_test(test_config_verdict_is_only_for_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
