@@ -176,13 +176,12 @@ static int setup_easy(struct http *h, struct transfer *t, const struct http_opts
  */
 static char *basic_auth(const char *user, const char *pass)
 {
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	static const char prefix[] = "Authorization: Basic ";
 	size_t nu = strlen(user), np = strlen(pass), n = nu + 1 + np;
 	size_t cap = sizeof(prefix) + (n + 2) / 3 * 4;
 	unsigned char *in = malloc(n + 1);
-	char *out = malloc(cap), *p;
+	char *out = malloc(cap);
+	size_t k;
 
 	if (!in || !out) {
 		free(in);
@@ -193,21 +192,9 @@ static char *basic_auth(const char *user, const char *pass)
 	in[nu] = ':';
 	memcpy(in + nu + 1, pass, np);
 	memcpy(out, prefix, sizeof(prefix) - 1);
-	/* the same token as scrub.c's, which masks it in what comes back */
-	p = out + sizeof(prefix) - 1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		*p++ = b64[(v >> 18) & 63];
-		*p++ = b64[(v >> 12) & 63];
-		*p++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		*p++ = i + 2 < n ? b64[v & 63] : '=';
-	}
-	*p = '\0';
+	/* the same token that scrub.c masks in what comes back */
+	k = scrub_base64(in, n, out + sizeof(prefix) - 1);
+	out[sizeof(prefix) - 1 + k] = '\0';
 	explicit_bzero(in, n + 1);
 	free(in);
 	return out;

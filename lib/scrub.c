@@ -48,7 +48,7 @@ static size_t json_escape(const char *in, size_t n, char *out, bool slash)
 	return o;
 }
 
-static size_t base64(const unsigned char *in, size_t n, char *out)
+size_t scrub_base64(const unsigned char *in, size_t n, char *out)
 {
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -157,7 +157,7 @@ int scrub_init(struct scrub *s, const char *client_id, const char *api_key,
 		in[nid] = ':';
 		if (nkey)
 			memcpy(in + nid + 1, api_key, nkey);
-		base64(in, nid + 1 + nkey, tok);
+		scrub_base64(in, nid + 1 + nkey, tok);
 		add_secret(s, &used, tok, ntok);
 		explicit_bzero(in, nid + 1 + nkey);
 		explicit_bzero(tok, ntok);

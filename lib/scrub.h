@@ -70,4 +70,9 @@ void scrub_release(struct scrub *s);
  */
 size_t scrub_apply(const struct scrub *s, char *text, size_t len);
 
+/* Base64 (RFC 4648, with padding) of in[0..n) into out, which has room for
+ * (n + 2) / 3 * 4 bytes; returns that length (no NUL). The Basic token the
+ * http engine sends and the one masked here come from this one function. */
+size_t scrub_base64(const unsigned char *in, size_t n, char *out);
+
 #endif
