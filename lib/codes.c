@@ -1,8 +1,10 @@
 /*
- * codes.c - send-verification and verify: feed batches of requests through
- * batch_run and write one results line per user or token.
- * A send's intent is committed to the ledger before it leaves, exactly as
- * in an import; nothing here ever resends an in-doubt code unless asked.
+ * codes.c - send-verification and verify: groups of jobs run by the one
+ * engine (the same pacing, retries, breaker, stop grace, events and first
+ * request as an import), one results line per user or token.
+ * A send's intent is committed to the ledger before it leaves, and its
+ * outcome as soon as it is known, exactly as in an import (verif.h); nothing
+ * here ever resends an in-doubt code unless asked.
  */
 #include "codes.h"
 
@@ -11,9 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "batch.h"
 #include "clock.h"
 #include "ledger.h"
+#include "num.h"
 #include "payload.h"
 #include "probe.h"
 #include "reader.h"
@@ -21,7 +23,10 @@
 
 #include "banned.h"
 
-#define BATCH_SIZE 512
+#define GROUP_SIZE 512            /* jobs per group (bounded memory) */
+#define CODES_URL_MAX 512
+#define CODES_ERROR_MAX 300
+#define LEDGER_COMMIT_MS 500      /* outcomes durable at least this often */
 
 static const char *const send_header[] = {"user_id", "country_code", "phone_number",
 					  "verification", "http_status", "attempts",
@@ -29,179 +34,305 @@ static const char *const send_header[] = {"user_id", "country_code", "phone_numb
 static const char *const verify_header[] = {"row", "line", "user_id", "status",
 					    "http_status", "attempts", "error"};
 
-/*
- * The run's first request (probe.h). A configuration error fails the
- * set-up (nothing sent); refused credentials abort the batch before its
- * first job.
- */
-static int probe_batch(const struct import_opts *o, struct batch *b, struct err *err)
-{
-	struct probe p = {
-		.http = b->http,
-		.base_url = o->cfg->base_url,
-		.policy = &b->policy,
-		.stop = o->stop,
-		.rng = &b->rng,
-	};
-	enum probe_result pr = probe_run(&p, err);
+/* One job of a group, with what its results line needs. */
+struct cjob {
+	struct engine_job job;
+	char url[CODES_URL_MAX];
+	char error[CODES_ERROR_MAX + 1];
+	bool skip;                 /* nothing to send (an invalid token) */
+	bool ended, cut;
+	/* send-verification */
+	struct ledger_user user;
+	uint64_t key;
+	bool intent;               /* its intent is in the ledger */
+	enum verif_status verif;
+	/* verify */
+	size_t row, line;
+	char user_id[PAYLOAD_ID_MAX + 1];
+	char *body;
+	enum retry_verdict verdict;
+};
 
-	b->requests += p.requests;
-	b->probe_requests = p.requests;
-	b->rate_limited += p.rate_limited;
-	if (pr == PROBE_CONFIG)
+/* A command's run: the engine, its ledger (send-verification) and results. */
+struct codes {
+	const struct import_opts *o;
+	struct import_stats *st;
+	struct err *err;
+	struct http *http;
+	struct engine eng;
+	bool eng_live;
+	struct ledger *led;
+	struct results *out;
+	struct cjob *jobs;         /* the group */
+	size_t n, next;            /* jobs in the group; next to hand over */
+	size_t prepared;           /* jobs[next..prepared) have a durable intent */
+	int64_t committed_ms;
+	size_t probe_requests;
+	bool local_failed;         /* the ledger or the results failed */
+};
+
+static void codes_event(void *ctx, enum engine_event ev, const struct engine_job *j,
+			const char *msg)
+{
+	static const enum import_event_kind kinds[] = {
+		[ENGINE_EV_PAUSE] = IMPORT_EV_PAUSE, [ENGINE_EV_ABORT] = IMPORT_EV_ABORT,
+		[ENGINE_EV_SIGNAL] = IMPORT_EV_SIGNAL, [ENGINE_EV_REQUEST] = IMPORT_EV_REQUEST};
+	struct codes *c = ctx;
+	struct import_event e = {kinds[ev], 0, 0, NULL, msg};
+
+	(void)j;
+	if (c->o->log)
+		c->o->log(c->o->ctx, &e);
+}
+
+/* Engine and first request from the options. A configuration error fails
+ * the set-up (nothing sent); refused credentials halt the engine: no job
+ * of this run starts. */
+static int codes_start(struct codes *c, struct err *err)
+{
+	struct http_opts ho;
+	struct engine_opts eo;
+	struct engine_transport t;
+
+	import_http_opts(c->o, &ho);
+	if (http_new(&c->http, &ho, err) < 0)
 		return -1;
-	if (pr == PROBE_AUTH) { /* an outage (PROBE_UNREACHABLE) is left to the jobs' retries */
-		b->aborted = true;
-		snprintf(b->abort_reason, sizeof(b->abort_reason), "%s", err->msg);
-	}
+	import_engine_opts(c->o, &eo);
+	eo.event = codes_event;
+	eo.ctx = c;
+	engine_http_transport(c->http, &t);
+	if (engine_init(&c->eng, &eo, &t, err) < 0)
+		return -1;
+	c->eng_live = true;
+	c->jobs = calloc(GROUP_SIZE, sizeof(*c->jobs));
+	if (!c->jobs)
+		return err_set(err, "out of memory");
+	if (probe_run(&c->eng, c->o->cfg->base_url, err) == PROBE_CONFIG)
+		return -1;
+	c->probe_requests = c->eng.st.requests;
 	return 0;
 }
 
-/* Shared set-up: engine and batch runner from the options. */
-static int start_batch(const struct import_opts *o, struct batch *b, struct err *err)
+static enum import_result ending(const struct codes *c, bool all_ok)
 {
-	struct http_opts ho;
-
-	import_http_opts(o, &ho);
-	memset(b, 0, sizeof(*b));
-	if (http_new(&b->http, &ho, err) < 0)
-		return -1;
-	b->policy.max_attempts = (int)o->cfg->max_attempts;
-	b->policy.base_delay_ms = o->cfg->base_delay_ms;
-	b->policy.max_delay_ms = o->cfg->max_delay_ms;
-	b->policy.max_retry_after_ms = 300000;
-	b->policy.resend_in_doubt = o->resend_in_doubt;
-	b->stop = o->stop;
-	b->abandon = o->abandon;
-	pace_init(&b->pace, o->cfg->rate_limit, clock_now_ms());
-	b->rng = o->seed ? o->seed : clock_seed();
-	return probe_batch(o, b, err);
-}
-
-static void copy_figures(const struct batch *b, struct import_stats *st)
-{
-	st->requests = b->requests;
-	st->retries = b->retries;
-	st->rate_limited = b->rate_limited;
-	st->signal = b->signal;
-	if (b->aborted)
-		snprintf(st->abort_reason, sizeof(st->abort_reason), "%s", b->abort_reason);
-}
-
-static enum import_result ending(const struct batch *b, bool all_ok)
-{
-	if (b->signal)
+	if (c->local_failed)
+		return c->eng.st.requests > c->probe_requests ? IMPORT_LOCAL_FAILURE
+							      : IMPORT_INPUT_ERROR;
+	if (c->eng.st.signal)
 		return IMPORT_INTERRUPTED;
-	if (b->aborted)
+	if (c->eng.st.abort_reason[0])
 		return IMPORT_ABORTED;
 	return all_ok ? IMPORT_COMPLETE : IMPORT_PARTIAL;
 }
 
-/* ---- send-verification ---------------------------------------------------- */
+static void codes_release(struct codes *c)
+{
+	for (size_t i = 0; c->jobs && i < GROUP_SIZE; i++)
+		free(c->jobs[i].body);
+	free(c->jobs);
+	if (c->eng_live)
+		engine_release(&c->eng);
+	http_free(c->http);
+	results_free(c->out);
+	ledger_close(c->led);
+}
 
-struct send_ctx {
-	struct ledger *led;
-	struct err *err;      /* for the ledger_each callbacks */
-	struct results *out;
-	struct import_stats *st;
+/* A local failure (ledger, results): the run stops like after a signal. */
+static void codes_fail(struct codes *c)
+{
+	if (!c->local_failed) {
+		c->local_failed = true;
+		engine_halt(&c->eng, ENGINE_HALT_LOCAL, "%s", c->err->msg);
+	}
+}
+
+/* ---- the group feed -------------------------------------------------------- */
+
+static struct engine_job *group_next(void *ctx, int64_t now)
+{
+	struct codes *c = ctx;
+
+	(void)now;
+	while (c->next < c->prepared) {
+		struct cjob *j = &c->jobs[c->next++];
+
+		if (!j->skip)
+			return &j->job;
+	}
+	return NULL;
+}
+
+static bool group_idle(void *ctx)
+{
+	const struct codes *c = ctx;
+
+	return c->next >= c->n;
+}
+
+/* Runs jobs[0..n): the engine hands each over as the feed allows. */
+static int run_group(struct codes *c, const struct engine_feed *f, size_t n, struct err *err)
+{
+	c->n = n;
+	c->next = 0;
+	if (engine_halted(&c->eng))
+		return 0;
+	return engine_run(&c->eng, f, err);
+}
+
+/* ---- send-verification ------------------------------------------------------- */
+
+struct collect {
 	uint64_t *keys;
 	size_t n, cap;
-	uint64_t *batch_keys; /* key of each job in the current batch */
-	struct batch_job *jobs;
-	char *body;           /* the (empty) body of every send */
-	size_t body_len;
+	struct err *err;
 };
 
 static int collect(void *ctx, uint64_t key, const struct ledger_user *u)
 {
-	struct send_ctx *c = ctx;
+	struct collect *k = ctx;
 
 	(void)u;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 1024;
-		uint64_t *p = realloc(c->keys, cap * sizeof(*p));
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 1024;
+		uint64_t *p = realloc(k->keys, cap * sizeof(*p));
+
 		if (!p)
-			return err_set(c->err, "out of memory");
-		c->keys = p;
-		c->cap = cap;
+			return err_set(k->err, "out of memory");
+		k->keys = p;
+		k->cap = cap;
 	}
-	c->keys[c->n++] = key;
+	k->keys[k->n++] = key;
 	return 0;
 }
 
-static int send_intent(void *ctx, struct batch_job *j, struct err *err)
+static void send_row(struct codes *c, struct cjob *j)
 {
-	struct send_ctx *c = ctx;
+	char http[21], att[21];
+	const char *cells[7] = {j->user.id, j->user.country_code, j->user.phone_number,
+				verif_name(j->verif),
+				j->job.http_status ? num_format_u64((unsigned long long)j->job.http_status, http) : "",
+				j->job.attempts ? num_format_u64((unsigned)j->job.attempts, att) : "",
+				j->error};
 
-	return ledger_set_verif(c->led, c->batch_keys[j - c->jobs], LEDGER_VERIF_INTENT, err);
+	if (!c->local_failed && results_row(c->out, cells, NULL, 7, c->err) < 0)
+		codes_fail(c);
 }
 
-/*
- * The ledger state a send ends in. A send not done (the run stopped) whose
- * every attempt certainly did not reach the API goes back to its earlier
- * state, so a later run sends it; one that may have reached it is in doubt.
- */
-static enum ledger_verif send_state(const struct batch_job *j, enum ledger_verif before)
+/* A verification step of the table (verif.h) into the ledger. */
+static void send_step(struct codes *c, struct cjob *j, enum verif_event ev)
 {
-	if (j->done && j->verdict == RETRY_DONE)
-		return LEDGER_VERIF_SENT;
-	if (j->in_flight || j->acted_maybe || (j->done && j->verdict == RETRY_IN_DOUBT))
-		return LEDGER_VERIF_IN_DOUBT;
-	return j->done ? LEDGER_VERIF_FAILED : before;
+	struct verif_step s = verif_next(j->user.verif, ev);
+
+	j->verif = s.cell;
+	if (s.write && !c->local_failed && ledger_set_verif(c->led, j->key, s.next, c->err) < 0)
+		codes_fail(c);
 }
 
-/* A send's outcome goes into the ledger at once; the next group commit
- * (one per group of starts) makes it durable, as in an import. */
-static int send_done(void *ctx, struct batch_job *j, struct err *err)
+/* Intents for the jobs about to be handed over, committed (durable) first:
+ * at most as many as there are free slots, at least every turn. */
+static int send_turn(void *ctx, int64_t now, struct err *err)
 {
-	struct send_ctx *c = ctx;
+	struct codes *c = ctx;
+	size_t want = (size_t)c->o->cfg->concurrency * 2;
 
-	return ledger_set_verif(c->led, c->batch_keys[j - c->jobs],
-				send_state(j, LEDGER_VERIF_NONE), err);
+	(void)err;
+	if (c->prepared == c->next && c->prepared < c->n && !engine_halted(&c->eng)) {
+		for (size_t i = c->prepared; i < c->n && i < c->next + want; i++) {
+			send_step(c, &c->jobs[i], VERIF_EV_INTENT);
+			c->jobs[i].intent = true;
+		}
+		if (!c->local_failed && ledger_commit(c->led, c->err) == 0 &&
+		    ledger_begin(c->led, c->err) == 0) {
+			c->prepared = c->next + want < c->n ? c->next + want : c->n;
+			c->committed_ms = now;
+		} else {
+			codes_fail(c);
+		}
+	} else if (now - c->committed_ms >= LEDGER_COMMIT_MS && !c->local_failed) {
+		if (ledger_commit(c->led, c->err) < 0 || ledger_begin(c->led, c->err) < 0)
+			codes_fail(c);
+		c->committed_ms = now;
+	}
+	return 0;
+}
+
+/* A send's outcome goes into the ledger at once (the next commit makes it
+ * durable) and its line into the results. */
+static int send_done(void *ctx, struct engine_job *ej, const struct engine_end *end,
+		     struct err *err)
+{
+	struct codes *c = ctx;
+	struct cjob *j = (struct cjob *)ej; /* job is the first member */
+	enum verif_event ev = verif_event_of(end->verdict, end->cut, end->abandoned,
+					     ej->maybe_acted);
+
+	(void)err;
+	j->ended = true;
+	switch (ev) {
+	case VERIF_EV_ACCEPTED:
+		c->st->codes_sent++;
+		break;
+	case VERIF_EV_REFUSED:
+		c->st->codes_failed++;
+		engine_describe(ej, end, "", j->error, sizeof(j->error));
+		break;
+	case VERIF_EV_DOUBT:
+		c->st->codes_in_doubt++;
+		if (end->cut)
+			snprintf(j->error, sizeof(j->error), "%s",
+				 end->abandoned ? "interrupted while in flight"
+						: "interrupted after an attempt with an unknown outcome");
+		else
+			engine_describe(ej, end, "", j->error, sizeof(j->error));
+		break;
+	default:
+		snprintf(j->error, sizeof(j->error), "not sent (run stopped)");
+		break;
+	}
+	send_step(c, j, ev);
+	if (ev == VERIF_EV_WITHDRAWN)
+		j->verif = VERIF_NONE;
+	send_row(c, j);
+	return 0;
 }
 
 /* --settle-in-doubt: the operator knows these codes went out. */
+struct settle_ctx {
+	struct codes *c;
+};
+
 static int settle(void *ctx, uint64_t key, const struct ledger_user *u)
 {
-	struct send_ctx *c = ctx;
-	const char *cells[7] = {u->id, u->country_code, u->phone_number, "sent", "", "",
-				"was in doubt, recorded as sent (--settle-in-doubt)"};
+	struct codes *c = ((struct settle_ctx *)ctx)->c;
+	struct cjob j = {0};
 
+	j.user = *u;
+	j.key = key;
+	snprintf(j.error, sizeof(j.error), "was in doubt, recorded as sent (--settle-in-doubt)");
+	send_step(c, &j, VERIF_EV_SETTLED);
+	send_row(c, &j);
 	c->st->codes_settled++;
 	c->st->rows++;
-	if (ledger_set_verif(c->led, key, LEDGER_VERIF_SENT, c->err) < 0 ||
-	    results_row(c->out, cells, NULL, 7, c->err) < 0)
-		return -1;
-	return 0;
-}
-
-static int send_commit(void *ctx, struct err *err)
-{
-	struct send_ctx *c = ctx;
-
-	if (ledger_commit(c->led, err) < 0)
-		return -1;
-	return ledger_begin(c->led, err);
+	return c->local_failed ? -1 : 0;
 }
 
 enum import_result codes_send_run(const struct import_opts *o, struct import_stats *st,
 				  struct err *err)
 {
-	struct send_ctx c = {0};
-	struct results *out = NULL;
-	struct batch b = {0};
-	struct stat sb;
+	struct codes c = {.o = o, .st = st, .err = err};
+	struct collect k = {NULL, 0, 0, err};
+	struct engine_feed f = {.ctx = &c, .done = send_done, .turn = send_turn,
+				.next = group_next, .idle = group_idle};
+	unsigned doubt = (1u << LEDGER_VERIF_INTENT) | (1u << LEDGER_VERIF_IN_DOUBT);
 	unsigned mask = (1u << LEDGER_VERIF_NONE) | (1u << LEDGER_VERIF_OFF) |
 			(1u << LEDGER_VERIF_FAILED);
 	enum import_result res = IMPORT_INPUT_ERROR;
-	unsigned doubt = (1u << LEDGER_VERIF_INTENT) | (1u << LEDGER_VERIF_IN_DOUBT);
 	bool all_ok = true;
 	long long left_in_doubt = 0;
 	int64_t t0 = clock_now_ms();
+	struct stat sb;
 
 	memset(st, 0, sizeof(*st));
-	c.err = err;
-	c.st = st;
 	if (o->resend_in_doubt)
 		mask |= doubt;
 	if (stat(o->state_path, &sb) < 0) {
@@ -209,145 +340,82 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 			o->state_path);
 		return IMPORT_INPUT_ERROR;
 	}
-	if (ledger_open(&c.led, o->state_path, o->cfg->base_url, o->client_id, err) < 0)
-		return IMPORT_INPUT_ERROR;
-	if (ledger_each(c.led, mask, collect, &c, err) < 0 ||
-	    results_open(&out, o->results_path, send_header, 7, err) < 0 ||
-	    start_batch(o, &b, err) < 0)
+	if (ledger_open(&c.led, o->state_path, o->cfg->base_url, o->client_id, err) < 0 ||
+	    ledger_each(c.led, mask, collect, &k, err) < 0 ||
+	    results_open(&c.out, o->results_path, send_header, 7, err) < 0 ||
+	    codes_start(&c, err) < 0)
 		goto done;
-	c.out = out;
 	/* codes in doubt since earlier runs keep the exit code at 1 until
 	 * resent or settled */
 	if (!o->resend_in_doubt && !o->settle_in_doubt &&
 	    ledger_count(c.led, doubt, &left_in_doubt, err) < 0)
 		goto done;
 	st->codes_in_doubt_earlier = st->codes_in_doubt = (size_t)left_in_doubt;
-	if (left_in_doubt)
-		all_ok = false;
-	if (o->settle_in_doubt && !b.aborted &&
-	    (ledger_begin(c.led, err) < 0 || ledger_each(c.led, doubt, settle, &c, err) < 0 ||
-	     ledger_commit(c.led, err) < 0))
+	all_ok = left_in_doubt == 0;
+	if (ledger_begin(c.led, err) < 0)
 		goto done;
-	c.body = payload_send_verification(&c.body_len, err);
-	if (!c.body)
-		goto done;
-	c.jobs = calloc(BATCH_SIZE, sizeof(*c.jobs));
-	c.batch_keys = calloc(BATCH_SIZE, sizeof(*c.batch_keys));
-	struct ledger_user *users = calloc(BATCH_SIZE, sizeof(*users));
-	if (!c.jobs || !c.batch_keys || !users) {
-		free(users);
-		err_set(err, "out of memory");
-		goto done;
-	}
-	b.before_start = send_intent;
-	b.commit = send_commit;
-	b.on_done = send_done;
-	b.ctx = &c;
-	for (size_t at = 0; at < c.n; at += BATCH_SIZE) {
-		size_t nb = c.n - at < BATCH_SIZE ? c.n - at : BATCH_SIZE;
-		bool stopped = b.aborted || b.signal;
+	if (o->settle_in_doubt && !engine_halted(&c.eng)) {
+		struct settle_ctx sc = {&c};
 
-		for (size_t i = 0; i < nb; i++) {
-			c.batch_keys[i] = c.keys[at + i];
-			if (ledger_find(c.led, c.batch_keys[i], &users[i], err) != 1)
-				goto fail;
-			snprintf(c.jobs[i].url, sizeof(c.jobs[i].url),
-				 "%s/v2/users/%s/send-verification-token", o->cfg->base_url, users[i].id);
-			c.jobs[i].kind = REQUEST_SEND;
-			c.jobs[i].body = c.body;
-			c.jobs[i].body_len = c.body_len;
+		if (ledger_each(c.led, doubt, settle, &sc, err) < 0)
+			codes_fail(&c);
+	}
+	for (size_t at = 0; at < k.n && !c.local_failed; at += GROUP_SIZE) {
+		size_t n = k.n - at < GROUP_SIZE ? k.n - at : GROUP_SIZE;
+
+		for (size_t i = 0; i < n; i++) {
+			struct cjob *j = &c.jobs[i];
+
+			memset(j, 0, sizeof(*j));
+			j->key = k.keys[at + i];
+			if (ledger_find(c.led, j->key, &j->user, err) != 1) {
+				codes_fail(&c);
+				break;
+			}
+			snprintf(j->url, sizeof(j->url), "%s/v2/users/%s/send-verification-token",
+				 o->cfg->base_url, j->user.id);
+			j->job.url = j->url;
+			j->job.kind = REQUEST_SEND;
+			j->job.once = true;
+			j->job.body = "{}";
+			j->job.body_len = 2;
 		}
-		if (!stopped && (ledger_begin(c.led, err) < 0 || batch_run(&b, c.jobs, nb, err) < 0 ||
-				 ledger_commit(c.led, err) < 0))
-			goto fail;
-		if (ledger_begin(c.led, err) < 0)
-			goto fail;
-		for (size_t i = 0; i < nb; i++) {
-			struct batch_job *j = &c.jobs[i];
-			const char *verif = "";
-			enum ledger_verif lv = users[i].verif;
-			char http[16] = "", att[16] = "";
-			const char *cells[7];
+		c.prepared = 0;
+		if (!c.local_failed && run_group(&c, &f, n, err) < 0)
+			codes_fail(&c);
+		for (size_t i = 0; i < n; i++) { /* never handed over: as before */
+			struct cjob *j = &c.jobs[i];
 
 			st->rows++;
-			if (stopped) {
-				j->done = false;
-				j->attempts = 0;
-				j->error[0] = '\0';
-			}
-			if (!stopped)
-				lv = send_state(j, lv);
-			if (lv == LEDGER_VERIF_SENT) {
-				verif = "sent";
-				st->codes_sent++;
-			} else if (lv == LEDGER_VERIF_IN_DOUBT) {
-				verif = "in_doubt";
-				if (!j->done)
-					snprintf(j->error, sizeof(j->error),
-						 "interrupted after an attempt with an unknown outcome "
-						 "(not resent)");
-				st->codes_in_doubt++;
-				all_ok = false;
-			} else if (lv == LEDGER_VERIF_FAILED && j->done) {
-				verif = "failed";
-				st->codes_failed++;
-				all_ok = false;
-			} else {
-				/* never left, or certainly not acted on: as before */
-				snprintf(j->error, sizeof(j->error), "not sent (run stopped)");
-				all_ok = false;
-			}
-			if (ledger_set_verif(c.led, c.batch_keys[i], lv, err) < 0)
-				goto fail;
-			if (j->http_status)
-				snprintf(http, sizeof(http), "%ld", j->http_status);
-			if (j->attempts)
-				snprintf(att, sizeof(att), "%d", j->attempts);
-			cells[0] = users[i].id;
-			cells[1] = users[i].country_code;
-			cells[2] = users[i].phone_number;
-			cells[3] = verif;
-			cells[4] = http;
-			cells[5] = att;
-			cells[6] = j->error;
-			if (results_row(out, cells, NULL, 7, err) < 0)
-				goto fail;
+			if (j->ended)
+				continue;
+			snprintf(j->error, sizeof(j->error), "not sent (run stopped)");
+			if (j->intent) /* its intent is taken back */
+				send_step(&c, j, VERIF_EV_WITHDRAWN);
+			j->verif = VERIF_NONE;
+			send_row(&c, j);
 		}
-		if (ledger_commit(c.led, err) < 0)
-			goto fail;
+		if (st->codes_failed || st->codes_in_doubt || engine_halted(&c.eng))
+			all_ok = false;
 	}
-	if (results_commit(out, err) < 0)
-		goto fail;
-	st->results_written = true;
-	copy_figures(&b, st);
-	res = ending(&b, all_ok);
-fail:
-	free(users);
-	if (res == IMPORT_INPUT_ERROR && b.requests > b.probe_requests) {
-		copy_figures(&b, st);
-		res = IMPORT_LOCAL_FAILURE; /* requests went out: exit 2 would lie */
-	}
+	if (!c.local_failed && ledger_commit(c.led, err) < 0)
+		codes_fail(&c);
+	if (!c.local_failed && results_commit(c.out, err) < 0)
+		codes_fail(&c);
+	else if (!c.local_failed)
+		st->results_written = true;
+	import_take_figures(&c.eng, st);
+	res = ending(&c, all_ok && st->rows == st->codes_sent + st->codes_settled);
 done:
+	if (c.eng_live)
+		import_take_figures(&c.eng, st);
 	st->elapsed_s = (double)(clock_now_ms() - t0) / 1000.0;
-	http_free(b.http);
-	results_free(out);
-	ledger_close(c.led);
-	free(c.keys);
-	free(c.jobs);
-	free(c.batch_keys);
-	free(c.body);
+	codes_release(&c);
+	free(k.keys);
 	return res;
 }
 
-/* ---- verify --------------------------------------------------------------- */
-
-struct token_row {
-	size_t row, line;
-	char user_id[PAYLOAD_ID_MAX + 1];
-	char *body;
-	char error[BATCH_ERROR_MAX + 1];
-	bool invalid;
-};
+/* ---- verify ------------------------------------------------------------------ */
 
 static bool token_ok(const char *t, size_t n)
 {
@@ -364,92 +432,107 @@ static bool user_id_ok(const char *s, size_t n)
 	if (n == 0 || n > PAYLOAD_ID_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
 			return false;
 	}
 	return true;
 }
 
-/* Reads up to BATCH_SIZE rows into rows/jobs. Returns the count, -1 on error. */
-static long read_tokens(struct reader *rd, int c_user, int c_token, const struct import_opts *o,
-			struct token_row *rows, struct batch_job *jobs, struct err *err)
+/* A cell trimmed of blanks, bounded. */
+static void trimmed(const struct reader_row *r, int col, const char **s, size_t *n)
+{
+	*s = (size_t)col < r->nfields ? r->field[col] : "";
+	*n = (size_t)col < r->nfields ? r->len[col] : 0;
+	while (*n && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* Reads up to GROUP_SIZE rows into the group. Returns the count, -1 on error. */
+static long read_tokens(struct codes *c, struct reader *rd, int c_user, int c_token,
+			struct err *err)
 {
 	struct reader_row r;
 	long n = 0;
-	int rc;
+	int rc = 0;
 
-	while (n < BATCH_SIZE && (rc = reader_next(rd, &r, err)) == 1) {
-		struct token_row *t = &rows[n];
-		const char *uid = (size_t)c_user < r.nfields ? r.field[c_user] : "";
-		size_t ul = (size_t)c_user < r.nfields ? r.len[c_user] : 0;
-		const char *tok = (size_t)c_token < r.nfields ? r.field[c_token] : "";
-		size_t tl = (size_t)c_token < r.nfields ? r.len[c_token] : 0;
+	while (n < GROUP_SIZE && (rc = reader_next(rd, &r, err)) == 1) {
+		struct cjob *t = &c->jobs[n];
+		const char *uid, *tok;
+		size_t ul, tl;
 
+		free(t->body);
 		memset(t, 0, sizeof(*t));
-		memset(&jobs[n], 0, sizeof(jobs[n]));
 		t->row = r.row;
 		t->line = r.line;
-		while (ul && (*uid == ' ' || *uid == '\t')) {
-			uid++;
-			ul--;
-		}
-		while (ul && (uid[ul - 1] == ' ' || uid[ul - 1] == '\t'))
-			ul--;
-		while (tl && (*tok == ' ' || *tok == '\t')) {
-			tok++;
-			tl--;
-		}
-		while (tl && (tok[tl - 1] == ' ' || tok[tl - 1] == '\t'))
-			tl--;
+		trimmed(&r, c_user, &uid, &ul);
+		trimmed(&r, c_token, &tok, &tl);
+		t->skip = true;
 		if (r.problem) {
-			t->invalid = true;
 			snprintf(t->error, sizeof(t->error), "line %zu: %s", r.line, r.problem);
 		} else if (!user_id_ok(uid, ul)) {
-			t->invalid = true;
 			snprintf(t->error, sizeof(t->error), "user_id: not a Dots user id");
 		} else if (!token_ok(tok, tl)) {
-			t->invalid = true;
 			snprintf(t->error, sizeof(t->error), "token: expected 1-64 visible characters");
 		} else {
 			char token[65];
 
+			t->skip = false;
 			memcpy(t->user_id, uid, ul);
 			t->user_id[ul] = '\0';
 			memcpy(token, tok, tl);
 			token[tl] = '\0';
-			t->body = payload_verify(token, &jobs[n].body_len, err);
+			t->body = payload_verify(token, &t->job.body_len, err);
 			if (!t->body)
 				return -1;
-			jobs[n].body = t->body;
-			jobs[n].kind = REQUEST_VERIFY;
-			snprintf(jobs[n].url, sizeof(jobs[n].url), "%s/v2/users/%s/verify",
-				 o->cfg->base_url, t->user_id);
+			t->job.body = t->body;
+			t->job.kind = REQUEST_VERIFY;
+			snprintf(t->url, sizeof(t->url), "%s/v2/users/%s/verify",
+				 c->o->cfg->base_url, t->user_id);
+			t->job.url = t->url;
 		}
-		if (t->invalid) {
+		if (t->skip) {
 			size_t k = ul < PAYLOAD_ID_MAX ? ul : PAYLOAD_ID_MAX;
+
 			memcpy(t->user_id, uid, strnlen(uid, k));
 			t->user_id[strnlen(uid, k)] = '\0';
-			jobs[n].done = true; /* nothing to send */
 		}
 		n++;
 	}
 	return rc < 0 && n == 0 ? -1 : n;
 }
 
+static int verify_done(void *ctx, struct engine_job *ej, const struct engine_end *end,
+		       struct err *err)
+{
+	struct cjob *j = (struct cjob *)ej;
+
+	(void)ctx;
+	(void)err;
+	j->ended = true;
+	j->cut = end->cut;
+	j->verdict = end->verdict;
+	if (!end->cut && end->verdict != RETRY_DONE)
+		engine_describe(ej, end, "", j->error, sizeof(j->error));
+	return 0;
+}
+
 enum import_result codes_verify_run(const struct import_opts *o, struct import_stats *st,
 				    struct err *err)
 {
+	struct codes c = {.o = o, .st = st, .err = err};
+	struct engine_feed f = {.ctx = &c, .done = verify_done, .next = group_next,
+				.idle = group_idle};
 	struct reader *rd = NULL;
-	struct results *out = NULL;
-	struct batch b = {0};
-	struct token_row *rows = NULL;
-	struct batch_job *jobs = NULL, *todo = NULL;
 	enum import_result res = IMPORT_INPUT_ERROR;
 	bool all_ok = true;
 	int c_user, c_token;
-	long n;
+	long n = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (reader_open(&rd, o->input_path, err) < 0)
@@ -461,40 +544,27 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 			c_user < 0 ? "user_id" : "token");
 		goto done;
 	}
-	rows = calloc(BATCH_SIZE, sizeof(*rows));
-	jobs = calloc(BATCH_SIZE, sizeof(*jobs));
-	todo = calloc(BATCH_SIZE, sizeof(*todo));
-	if (!rows || !jobs || !todo) {
-		err_set(err, "out of memory");
+	if (results_open(&c.out, o->results_path, verify_header, 7, err) < 0 ||
+	    codes_start(&c, err) < 0)
 		goto done;
-	}
-	if (results_open(&out, o->results_path, verify_header, 7, err) < 0 ||
-	    start_batch(o, &b, err) < 0)
-		goto done;
-	while ((n = read_tokens(rd, c_user, c_token, o, rows, jobs, err)) > 0) {
-		size_t nt = 0, k = 0;
-
-		for (long i = 0; i < n; i++)
-			if (!rows[i].invalid)
-				todo[nt++] = jobs[i];
-		if (!b.aborted && !b.signal && batch_run(&b, todo, nt, err) < 0)
-			goto done;
+	while (!c.local_failed && (n = read_tokens(&c, rd, c_user, c_token, err)) > 0) {
+		c.prepared = (size_t)n;
+		if (run_group(&c, &f, (size_t)n, err) < 0)
+			codes_fail(&c);
 		for (long i = 0; i < n; i++) {
-			struct token_row *t = &rows[i];
-			struct batch_job *j = t->invalid ? &jobs[i] : &todo[k++];
-			char rowb[24], lineb[24], http[16] = "", att[16] = "";
+			struct cjob *t = &c.jobs[i];
+			char rowb[21], lineb[21], http[21], att[21];
 			const char *status;
 			const char *cells[7];
 
 			st->rows++;
-			if (t->invalid) {
+			if (t->skip) {
 				status = "invalid";
 				st->by_status[ROW_INVALID]++;
-				snprintf(j->error, sizeof(j->error), "%s", t->error);
-			} else if (j->done && j->verdict == RETRY_DONE) {
+			} else if (t->ended && !t->cut && t->verdict == RETRY_DONE) {
 				status = "verified";
 				st->by_status[ROW_CREATED]++;
-			} else if (j->done) {
+			} else if (t->ended && !t->cut) {
 				status = "failed";
 				st->by_status[ROW_FAILED]++;
 			} else {
@@ -503,38 +573,31 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 			}
 			if (strcmp(status, "verified") != 0)
 				all_ok = false;
-			snprintf(rowb, sizeof(rowb), "%zu", t->row);
-			snprintf(lineb, sizeof(lineb), "%zu", t->line);
-			if (j->http_status)
-				snprintf(http, sizeof(http), "%ld", j->http_status);
-			if (j->attempts)
-				snprintf(att, sizeof(att), "%d", j->attempts);
-			cells[0] = rowb;
-			cells[1] = lineb;
+			cells[0] = num_format_u64(t->row, rowb);
+			cells[1] = num_format_u64(t->line, lineb);
 			cells[2] = t->user_id;
 			cells[3] = status;
-			cells[4] = http;
-			cells[5] = att;
-			cells[6] = j->error;
-			if (results_row(out, cells, NULL, 7, err) < 0)
-				goto done;
-			free(t->body);
-			t->body = NULL;
+			cells[4] = t->job.http_status
+					   ? num_format_u64((unsigned long long)t->job.http_status, http)
+					   : "";
+			cells[5] = t->job.attempts ? num_format_u64((unsigned)t->job.attempts, att) : "";
+			cells[6] = t->error;
+			if (!c.local_failed && results_row(c.out, cells, NULL, 7, err) < 0)
+				codes_fail(&c);
 		}
 	}
-	if (n < 0 || results_commit(out, err) < 0)
+	if (n < 0)
 		goto done;
-	st->results_written = true;
-	copy_figures(&b, st);
-	res = ending(&b, all_ok);
+	if (!c.local_failed && results_commit(c.out, err) < 0)
+		codes_fail(&c);
+	else if (!c.local_failed)
+		st->results_written = true;
+	import_take_figures(&c.eng, st);
+	res = ending(&c, all_ok);
 done:
-	for (size_t i = 0; rows && i < BATCH_SIZE; i++)
-		free(rows[i].body);
-	free(rows);
-	free(jobs);
-	free(todo);
-	http_free(b.http);
-	results_free(out);
+	if (c.eng_live)
+		import_take_figures(&c.eng, st);
+	codes_release(&c);
 	reader_free(rd);
 	return res;
 }

@@ -1,17 +1,16 @@
 /*
- * import.c - the scheduler of one import run.
+ * import.c - one import run: the window and the wiring, in the order of a
+ * row's life.
  *
- * Pass 1 reads and validates the whole file (nothing is sent if it is
- * broken; duplicates are found). Pass 2 streams rows through a bounded
- * window: each valid row becomes a create, then a verification send, and
- * leaves the window - in input order - into the results file. Requests go
- * through the http engine; retries are not-before times on a heap, never a
- * sleep. The ledger makes every send intent durable before the request
- * goes out: intents are committed without waiting, the ledger's thread
- * fsyncs and wakes the loop, and the sends start then - meanwhile the loop
- * goes on with creates, and intents that arrive during one fsync share the
- * next. Users and outcomes ride along. No globals: everything lives in
- * struct run.
+ * Pass 1 (scan.c) validates the whole file and finds duplicates; nothing
+ * is sent if it is broken. Pass 2 reads the same bytes again and streams
+ * rows through a bounded window: admit_row decides what a row needs (a
+ * create, a send for a user the ledger knows, nothing), the engine runs
+ * the requests (pacing, retries, pauses, the breaker, the stop grace), and
+ * job_done moves the row on - a created user gets its send, whose intent
+ * the ledger makes durable before it leaves - until the row leaves the
+ * window, in input order, into the results file. No globals: everything
+ * lives in struct run.
  */
 #include "import.h"
 
@@ -27,21 +26,17 @@
 #include "jobq.h"
 #include "ledger.h"
 #include "num.h"
-#include "outcome.h"
-#include "pace.h"
 #include "payload.h"
 #include "probe.h"
 #include "reader.h"
 #include "results.h"
-#include "retry.h"
+#include "scan.h"
 #include "user.h"
 
 #include "banned.h"
 
 #define WINDOW_MIN 1024           /* rows held at once (bounded memory) */
 #define ERROR_MAX 300             /* chars of a results "error" cell */
-#define STOP_GRACE_MS 10000       /* in-flight requests may finish in this */
-#define MAX_RETRY_AFTER_MS 300000 /* a Retry-After longer than this is cut */
 #define URL_MAX 512
 #define LEDGER_COMMIT_MS 500      /* outcomes become durable at least this often */
 #define INTENT_GATHER_MS 10       /* send intents gather this long for one fsync */
@@ -55,16 +50,14 @@ struct slot {
 	enum row_status status;
 	enum verif_status verif;
 	enum stage stage;
-	int in_flight;
 	bool unrecorded;   /* created, not yet in the ledger (its send is about
 			    * to write it with the intent, saving a statement) */
-	bool maybe_acted;  /* an attempt of its send may have reached the API */
-	int attempts;      /* all HTTP attempts for this row */
-	int kind_attempts; /* attempts of the current request */
-	long http_status;
-	int64_t ready_at_ms; /* retry: not before */
+	bool verified;     /* the create's answer says the user is verified */
+	enum ledger_verif before; /* the ledger state a send started from */
+	int attempts;      /* HTTP attempts of the row's finished requests */
 	uint64_t ticket;   /* ledger commit that makes the send intent durable */
 	uint64_t key;
+	struct engine_job job; /* the request in progress */
 	char *body;        /* create request body, freed after the create */
 	char user_id[PAYLOAD_ID_MAX + 1];
 	char email[USER_EMAIL_MAX + 1];
@@ -80,42 +73,33 @@ struct run {
 	struct import_stats *st;
 	struct err *err;
 
-	struct reader *rd;
-	int col[USER_FIELD_COUNT];
-	struct user_rules rules;
+	struct scan scan;     /* the input, validated (pass 1), read again */
 	bool eof;
-
-	struct dupset dups; /* phones that occur more than once */
 
 	struct results *out;
 	struct ledger *led;
 	struct http *http;
-	struct retry_policy policy;
+	struct engine eng;
+	bool eng_live;
 
 	struct slot *win;  /* ring of win_cap slots; rows head..tail-1 */
 	size_t win_cap;
 	size_t head, tail; /* sequence numbers, slot = seq % win_cap */
 
 	struct fifo fresh;    /* new creates (slot indexes) */
-	struct fifo prio;     /* retries whose backoff is over */
 	struct fifo sendq;    /* first send attempts (they need an intent) */
 	struct fifo durq;     /* sends with an intent, waiting for its fsync */
 	size_t uncommitted_n; /* intents in the open ledger group */
 	int64_t uncommitted_ms; /* since when */
-	struct timerq delayed; /* retries waiting for their backoff */
 
 	char create_url[URL_MAX];
 	char *send_body;   /* the (empty) body of every verification send */
 	size_t send_body_len;
-	uint64_t rng;
 	int64_t start_ms;
-	struct pace pace;  /* rate limit, 429 pause, circuit breaker */
 	int64_t committed_ms; /* last ledger commit */
 	int64_t last_progress_ms;
 	size_t api_failures;
-	bool stopping, aborting;
-	int64_t stop_deadline_ms;
-	enum import_result abort_result;
+	size_t probe_requests; /* the first request's attempts (a read) */
 
 	/* A local failure (ledger, results, input, log) stops the run like a
 	 * signal; the first one is kept for the message. */
@@ -123,14 +107,11 @@ struct run {
 	enum import_result fail_result; /* LOCAL_FAILURE, or ABORTED: input changed */
 	struct err fail_err;
 	struct ledger *led_dead; /* a failed ledger: no more writes, closed last */
-	size_t probe_requests;   /* the first request's attempts (a read) */
 	bool out_dead;           /* the results file failed: no more rows written */
 };
 
 static const char *const status_names[ROW_STATUS_COUNT] = {
 	"created", "exists", "valid", "invalid", "duplicate", "failed", "pending"};
-static const char *const verif_names[VERIF_STATUS_COUNT] = {
-	"", "sent", "failed", "in_doubt", "off", "verified"};
 
 const char *import_status_name(enum row_status s)
 {
@@ -139,7 +120,7 @@ const char *import_status_name(enum row_status s)
 
 const char *import_verif_name(enum verif_status v)
 {
-	return v < VERIF_STATUS_COUNT ? verif_names[v] : "?";
+	return verif_name(v);
 }
 
 static const char *const results_header[] = {
@@ -147,73 +128,9 @@ static const char *const results_header[] = {
 	"verification", "http_status", "attempts", "error",
 	"email", "country_code", "phone_number"};
 
-/* ---- small helpers ---------------------------------------------------- */
-
-static int64_t clock_ms(const struct run *r)
-{
-	return r->o->now_ms ? r->o->now_ms(r->o->ctx) : clock_now_ms();
-}
-
-static void emit(struct run *r, enum import_event_kind kind, const struct slot *s,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void emit(struct run *r, enum import_event_kind kind, const struct slot *s,
-		 const char *fmt, ...)
-{
-	char line[768];
-	struct import_event ev = {kind, 0, 0, NULL, line};
-	va_list ap;
-
-	if (!r->o->log || (kind == IMPORT_EV_REQUEST && !r->o->log_requests))
-		return; /* one per HTTP attempt: not formatted for nothing */
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (s) {
-		ev.row = s->row;
-		ev.line = s->line;
-		ev.status = import_status_name(s->status);
-	}
-	r->o->log(r->o->ctx, &ev);
-}
-
-unsigned import_shard_of(const char *country_code, const char *phone_number, unsigned n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const char *parts[3] = {country_code, ":", phone_number};
-
-	for (int i = 0; i < 3; i++)
-		for (const char *p = parts[i]; *p; p++)
-			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return n ? (unsigned)(h % n) : 0;
-}
-
-static size_t lat_bucket(long ms)
-{
-	if (ms < 0)
-		ms = 0;
-	if (ms < 1000)
-		return (size_t)ms;
-	ms = 1000 + (ms - 1000) / 100;
-	return ms < IMPORT_LAT_BUCKETS ? (size_t)ms : IMPORT_LAT_BUCKETS - 1;
-}
-
 double import_latency_ms(const struct import_stats *st, double p)
 {
-	uint64_t total = 0, seen = 0, want;
-
-	for (size_t i = 0; i < IMPORT_LAT_BUCKETS; i++)
-		total += st->latency_hist[i];
-	if (!total)
-		return -1;
-	want = (uint64_t)((double)total * p / 100.0 + 0.5);
-	if (want < 1)
-		want = 1;
-	for (size_t i = 0; i < IMPORT_LAT_BUCKETS; i++) {
-		seen += st->latency_hist[i];
-		if (seen >= want)
-			return i < 1000 ? (double)i : 1000.0 + (double)(i - 1000) * 100.0;
-	}
-	return -1;
+	return engine_latency_ms(st->latency_hist, p);
 }
 
 void import_http_opts(const struct import_opts *o, struct http_opts *out)
@@ -228,26 +145,54 @@ void import_http_opts(const struct import_opts *o, struct http_opts *out)
 	out->max_in_flight = (int)o->cfg->concurrency;
 }
 
-/* Is this row ours under --shard? Rows without a valid phone go by row number. */
-static bool in_shard(const struct run *r, size_t row, const struct user *u)
+void import_engine_opts(const struct import_opts *o, struct engine_opts *out)
 {
-	unsigned n = r->o->shard_n;
-
-	if (!n)
-		return true;
-	if (u)
-		return import_shard_of(u->country_code, u->phone_number, n) == r->o->shard_k;
-	return row % n == r->o->shard_k;
+	memset(out, 0, sizeof(*out));
+	out->policy.max_attempts = (int)o->cfg->max_attempts;
+	out->policy.base_delay_ms = o->cfg->base_delay_ms;
+	out->policy.max_delay_ms = o->cfg->max_delay_ms;
+	out->policy.max_retry_after_ms = ENGINE_MAX_RETRY_AFTER_MS;
+	out->policy.resend_in_doubt = o->resend_in_doubt;
+	out->rate = o->cfg->rate_limit;
+	out->stop = o->stop;
+	out->abandon = o->abandon;
+	out->now_ms = o->now_ms;
+	out->clock_ctx = o->ctx;
+	out->seed = o->seed;
+	out->log_requests = o->log_requests;
 }
 
-/* Copies a raw cell for the results file: bounded, NULs cut. */
-static void copy_cell(char *dst, size_t cap, const char *src, size_t len)
+void import_take_figures(const struct engine *e, struct import_stats *st)
 {
-	size_t n = len < cap - 1 ? len : cap - 1;
-	size_t nul = strnlen(src, n);
+	st->requests = e->st.requests;
+	st->retries = e->st.retries;
+	st->rate_limited = e->st.rate_limited;
+	memcpy(st->latency_hist, e->st.latency_hist, sizeof(st->latency_hist));
+	st->signal = e->st.signal;
+	if (e->st.abort_reason[0])
+		memcpy(st->abort_reason, e->st.abort_reason, sizeof(st->abort_reason));
+}
 
-	memcpy(dst, src, nul);
-	dst[nul] = '\0';
+/* ---- small helpers ---------------------------------------------------- */
+
+static int64_t clock_ms(const struct run *r)
+{
+	return r->o->now_ms ? r->o->now_ms(r->o->ctx) : clock_now_ms();
+}
+
+static void emit(struct run *r, enum import_event_kind kind, const struct slot *s,
+		 const char *msg)
+{
+	struct import_event ev = {kind, 0, 0, NULL, msg};
+
+	if (!r->o->log)
+		return;
+	if (s) {
+		ev.row = s->row;
+		ev.line = s->line;
+		ev.status = import_status_name(s->status);
+	}
+	r->o->log(r->o->ctx, &ev);
 }
 
 static void set_error(struct slot *s, const char *fmt, ...)
@@ -261,15 +206,12 @@ static void set_error(struct slot *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- stopping ---------------------------------------------------------- */
-
-static void begin_stop(struct run *r)
+static bool stopping(const struct run *r)
 {
-	if (!r->stopping) {
-		r->stopping = true;
-		r->stop_deadline_ms = clock_ms(r) + STOP_GRACE_MS;
-	}
+	return r->eng_live && engine_halted(&r->eng);
 }
+
+/* ---- stopping ---------------------------------------------------------- */
 
 /*
  * Something local failed mid-run (r->err says what): the run stops like
@@ -282,9 +224,11 @@ static int fail_local(struct run *r, enum import_result why)
 		r->failed = true;
 		r->fail_result = why;
 		err_set(&r->fail_err, "%s", r->err->msg);
-		emit(r, IMPORT_EV_ABORT, NULL, "stopping: %s", r->fail_err.msg);
+		if (r->eng_live)
+			engine_halt(&r->eng, ENGINE_HALT_LOCAL, "%s", r->fail_err.msg);
+		else
+			emit(r, IMPORT_EV_ABORT, NULL, r->fail_err.msg);
 	}
-	begin_stop(r);
 	return 0;
 }
 
@@ -303,77 +247,120 @@ static int ledger_failed(struct run *r)
 /* Why rows that were not attempted are pending, for their error cell. */
 static void set_pending_reason(const struct run *r, struct slot *s)
 {
+	const struct engine_stats *es = &r->eng.st;
+
 	if (r->failed)
 		set_error(s, "not attempted: %s", r->fail_err.msg);
-	else if (r->aborting)
-		set_error(s, "not attempted: run aborted: %s", r->st->abort_reason);
-	else if (r->st->signal)
-		set_error(s, "not attempted: run interrupted by signal %d", r->st->signal);
+	else if (es->abort_reason[0])
+		set_error(s, "not attempted: run aborted: %s", es->abort_reason);
+	else if (es->signal)
+		set_error(s, "not attempted: run interrupted by signal %d", es->signal);
 	else
 		set_error(s, "not attempted: run stopped");
 }
 
-/* ---- pass 1: validate everything, find duplicates --------------------- */
+/* ---- the ledger -------------------------------------------------------- */
 
-/* Validates a row. Returns 0 (u filled) or -1 with the reason in e. */
-static int row_validate(const struct run *r, const struct reader_row *row,
-			struct user *u, struct err *e)
+/* Writes a created user to the ledger with verification state v. */
+static void record(struct run *r, struct slot *s, enum ledger_verif v)
 {
-	struct user_input in;
-
-	if (row->problem)
-		return err_set(e, "line %zu: %s", row->line, row->problem);
-	reader_user_input(row, r->col, &in);
-	return user_normalise(u, &in, &r->rules, e);
+	s->unrecorded = false;
+	if (r->led && ledger_put(r->led, s->key, s->country_code, s->phone_number, s->user_id,
+				 v, r->err) < 0)
+		ledger_failed(r);
 }
 
-static int pass1(struct run *r, size_t *invalid)
+/* A verification step: the ledger write (the user row itself when it is
+ * not written yet) and the results cell. */
+static void apply_step(struct run *r, struct slot *s, enum verif_event ev)
 {
-	struct reader_row row;
-	struct user u;
-	struct err e;
-	int rc;
+	struct verif_step st = verif_next(s->before, ev);
 
-	*invalid = 0;
-	while ((rc = reader_next(r->rd, &row, r->err)) == 1) {
-		if (row_validate(r, &row, &u, &e) < 0) {
-			if (in_shard(r, row.row, NULL)) {
-				(*invalid)++;
-				r->st->total++;
-			}
-			continue;
-		}
-		if (!in_shard(r, row.row, &u))
-			continue;
-		r->st->total++;
-		if (dupset_add(&r->dups, user_phone_key(&u), r->err) < 0)
-			return -1;
+	s->verif = st.cell;
+	if (!st.write)
+		return;
+	if (s->unrecorded)
+		record(r, s, st.next);
+	else if (r->led && ledger_set_verif(r->led, s->key, st.next, r->err) < 0)
+		ledger_failed(r);
+}
+
+static void commit_ledger(struct run *r, int64_t now)
+{
+	if (ledger_commit_async(r->led, r->err) < 0) {
+		ledger_failed(r);
+		return;
 	}
-	if (rc < 0)
-		return -1;
-	return dupset_seal(&r->dups, r->err);
+	r->uncommitted_n = 0;
+	r->committed_ms = now;
 }
 
-/* ---- queues ----------------------------------------------------------- */
-
-/* ---- the window ------------------------------------------------------- */
-
-static void slot_finish(struct run *r, struct slot *s, enum row_status st)
+/*
+ * Whether the intents in the open group should be committed now. Each
+ * commit costs an fsync, so intents gather: for INTENT_GATHER_MS, until
+ * 2 x concurrency of them wait, or at once when there is nothing else to
+ * send.
+ */
+static bool intents_due(const struct run *r, int64_t now)
 {
-	(void)r;
+	if (!r->uncommitted_n)
+		return false;
+	return r->uncommitted_n >= (size_t)r->cfg->concurrency * 2 ||
+	       now - r->uncommitted_ms >= INTENT_GATHER_MS || !r->fresh.n;
+}
+
+/* First sends get their intent into the ledger's open group (at most
+ * INTENTS_AHEAD x concurrency ahead) and wait in durq for its fsync. */
+static void record_intents(struct run *r, int64_t now)
+{
+	while (r->sendq.n && r->durq.n < (size_t)r->cfg->concurrency * INTENTS_AHEAD) {
+		size_t idx = fifo_pop(&r->sendq);
+		struct slot *s = &r->win[idx];
+
+		if (r->led) {
+			apply_step(r, s, VERIF_EV_INTENT);
+			s->verif = VERIF_NONE;
+			if (!r->led) /* it failed: this send never starts */
+				return;
+			s->ticket = ledger_next_ticket(r->led);
+			if (!r->uncommitted_n++)
+				r->uncommitted_ms = now;
+		}
+		fifo_push(&r->durq, idx);
+	}
+}
+
+/* ---- a row's life ------------------------------------------------------- */
+
+static void slot_finish(struct slot *s, enum row_status st)
+{
 	s->status = st;
 	s->stage = STAGE_DONE;
 	free(s->body);
 	s->body = NULL;
 }
 
-static void queue_send(struct run *r, size_t idx)
+static void set_job(struct slot *s, size_t idx, const char *url, const char *body,
+		    size_t len, enum request_kind kind)
+{
+	memset(&s->job, 0, sizeof(s->job));
+	s->job.url = url;
+	s->job.body = body;
+	s->job.body_len = len;
+	s->job.kind = kind;
+	s->job.once = kind == REQUEST_SEND;
+	s->job.url_repeats = kind == REQUEST_CREATE;
+	s->job.cookie = (void *)(uintptr_t)idx;
+}
+
+/* The row's user gets a code: its send waits for its intent. */
+static void queue_send(struct run *r, size_t idx, enum ledger_verif before)
 {
 	struct slot *s = &r->win[idx];
 	int n;
 
 	s->stage = STAGE_SEND;
-	s->kind_attempts = 0;
+	s->before = before;
 	n = snprintf(s->url, sizeof(s->url), "%s/%s/send-verification-token", r->create_url,
 		     s->user_id);
 	if (n < 0 || (size_t)n >= sizeof(s->url)) {
@@ -382,145 +369,91 @@ static void queue_send(struct run *r, size_t idx)
 		s->stage = STAGE_DONE;
 		return;
 	}
+	set_job(s, idx, s->url, r->send_body, r->send_body_len, REQUEST_SEND);
 	fifo_push(&r->sendq, idx);
 }
 
 /*
  * A row whose user an earlier run created: it comes out `exists` with the
- * ledger's id and verification state. A send that was never decided (the
- * earlier run stopped between create and send) is made now; one that may
- * have gone out is in doubt and is resent only with --resend-in-doubt.
+ * ledger's id, and its code goes as the verification table says (verif.h).
  */
-static int admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
+static void admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
 {
 	struct slot *s = &r->win[idx];
-	bool may_send = r->cfg->send_verification && !r->stopping && !r->aborting;
+	struct verif_choice c = {r->cfg->send_verification, !stopping(r),
+				 r->o->resend_in_doubt, r->o->settle_in_doubt};
 
 	memcpy(s->user_id, lu->id, sizeof(s->user_id));
 	s->status = ROW_EXISTS;
-	switch (lu->verif) {
-	case LEDGER_VERIF_NONE:
-		if (may_send) {
-			queue_send(r, idx);
-			return 1;
-		}
-		if (r->cfg->send_verification)
-			set_error(s, "verification: not sent (run stopped)");
-		else
-			s->verif = VERIF_OFF;
+	s->before = lu->verif;
+	s->verif = verif_cell(lu->verif);
+	switch (verif_plan_known(lu->verif, &c)) {
+	case VERIF_PLAN_SEND:
+		queue_send(r, idx, lu->verif);
+		return;
+	case VERIF_PLAN_STOPPED:
+		set_error(s, "verification: not sent (run stopped)");
 		break;
-	case LEDGER_VERIF_INTENT:
-	case LEDGER_VERIF_IN_DOUBT:
-		if (may_send && r->o->resend_in_doubt) {
-			queue_send(r, idx);
-			return 1;
-		}
-		if (r->o->settle_in_doubt) {
-			/* the operator knows these went out: recorded as sent */
-			s->verif = VERIF_SENT;
-			r->st->codes_settled++;
-			set_error(s, "verification: was in doubt, recorded as sent (--settle-in-doubt)");
-			if (ledger_set_verif(r->led, s->key, LEDGER_VERIF_SENT, r->err) < 0)
-				ledger_failed(r);
-			break;
-		}
-		s->verif = VERIF_IN_DOUBT;
+	case VERIF_PLAN_SETTLE:
+		/* the operator knows these went out: recorded as sent */
+		apply_step(r, s, VERIF_EV_SETTLED);
+		r->st->codes_settled++;
+		set_error(s, "verification: was in doubt, recorded as sent (--settle-in-doubt)");
+		break;
+	case VERIF_PLAN_DOUBT:
 		r->st->codes_in_doubt++;
 		r->st->codes_in_doubt_earlier++;
 		set_error(s, "verification: in doubt since an earlier run (not resent: "
 			     "--resend-in-doubt sends it, --settle-in-doubt records it as sent)");
-		if (lu->verif == LEDGER_VERIF_INTENT &&
-		    ledger_set_verif(r->led, s->key, LEDGER_VERIF_IN_DOUBT, r->err) < 0)
-			ledger_failed(r);
+		if (lu->verif == LEDGER_VERIF_INTENT)
+			apply_step(r, s, VERIF_EV_DOUBT);
 		break;
-	case LEDGER_VERIF_SENT:
-		s->verif = VERIF_SENT;
-		break;
-	case LEDGER_VERIF_VERIFIED:
-		s->verif = VERIF_VERIFIED;
-		break;
-	case LEDGER_VERIF_FAILED:
-		s->verif = VERIF_FAILED;
-		break;
-	case LEDGER_VERIF_OFF:
-		s->verif = VERIF_OFF;
+	case VERIF_PLAN_SHOW:
+		if (lu->verif == LEDGER_VERIF_NONE && !r->cfg->send_verification)
+			s->verif = VERIF_OFF;
 		break;
 	}
-	slot_finish(r, s, ROW_EXISTS);
-	return 1;
+	slot_finish(s, ROW_EXISTS);
 }
 
 /* Brings one input row into the window. Returns 1, 0 at end, -1 on error. */
 static int admit_row(struct run *r)
 {
-	struct reader_row row;
-	struct user u;
-	struct err e;
+	struct scan_row sr;
 	struct slot *s;
-	size_t idx, first = 0;
-	bool valid;
+	size_t idx;
 	int rc;
 
-	rc = reader_next(r->rd, &row, r->err);
+	rc = scan_next(&r->scan, &sr, r->err);
 	if (rc < 0) {
 		/* the input changed since it was validated, or cannot be read:
 		 * no row beyond this point is ever seen */
-		fail_local(r, reader_changed(r->rd) ? IMPORT_ABORTED : IMPORT_LOCAL_FAILURE);
+		fail_local(r, scan_changed(&r->scan) ? IMPORT_ABORTED : IMPORT_LOCAL_FAILURE);
 		return 0;
 	}
 	if (rc == 0)
 		return 0;
-	valid = row_validate(r, &row, &u, &e) == 0;
-	if (!in_shard(r, row.row, valid ? &u : NULL))
+	if (!sr.ours)
 		return 1;
 	r->st->rows++;
 	idx = r->tail % r->win_cap;
 	s = &r->win[idx];
 	memset(s, 0, offsetof(struct slot, url));
 	s->error[0] = '\0';
-	s->row = row.row;
-	s->line = row.line;
-	s->stage = STAGE_IDLE;
+	s->row = sr.row;
+	s->line = sr.line;
 	r->tail++;
-
-	if (!valid) {
-		struct user_input in;
-
-		reader_user_input(&row, r->col, &in);
-		if (in.field[USER_EMAIL])
-			copy_cell(s->email, sizeof(s->email), in.field[USER_EMAIL],
-				  in.len[USER_EMAIL]);
-		if (in.field[USER_COUNTRY_CODE])
-			copy_cell(s->country_code, sizeof(s->country_code),
-				  in.field[USER_COUNTRY_CODE],
-				  in.len[USER_COUNTRY_CODE]);
-		if (in.field[USER_PHONE_NUMBER])
-			copy_cell(s->phone_number, sizeof(s->phone_number),
-				  in.field[USER_PHONE_NUMBER],
-				  in.len[USER_PHONE_NUMBER]);
-		else if (in.field[USER_PHONE])
-			copy_cell(s->phone_number, sizeof(s->phone_number),
-				  in.field[USER_PHONE], in.len[USER_PHONE]);
-		set_error(s, "%s", e.msg);
-		slot_finish(r, s, ROW_INVALID);
+	memcpy(s->email, sr.email, sizeof(s->email));
+	memcpy(s->country_code, sr.country_code, sizeof(s->country_code));
+	memcpy(s->phone_number, sr.phone_number, sizeof(s->phone_number));
+	if (sr.status != ROW_VALID) {
+		set_error(s, "%s", sr.error);
+		slot_finish(s, sr.status);
 		return 1;
 	}
-	memcpy(s->email, u.email, sizeof(s->email));
-	memcpy(s->country_code, u.country_code, sizeof(s->country_code));
-	memcpy(s->phone_number, u.phone_number, sizeof(s->phone_number));
-	s->key = user_phone_key(&u);
-
-	rc = dupset_check(&r->dups, s->key, s->row, &first, r->err);
-	if (rc < 0)
-		return -1;
-	if (rc == 1) {
-		set_error(s, "duplicate of row %zu (same country_code and phone_number)", first);
-		slot_finish(r, s, ROW_DUPLICATE);
-		return 1;
-	}
-
+	s->key = sr.key;
 	if (r->o->dry_run) {
-		slot_finish(r, s, ROW_VALID);
+		slot_finish(s, ROW_VALID);
 		return 1;
 	}
 	/* a new ledger cannot know this phone: pass 1 already made every
@@ -531,32 +464,36 @@ static int admit_row(struct run *r)
 		rc = ledger_find(r->led, s->key, &lu, r->err);
 		if (rc < 0)
 			ledger_failed(r);
-		if (rc == 1 && lu.id[0])
-			return admit_known(r, idx, &lu);
+		if (rc == 1 && lu.id[0]) {
+			admit_known(r, idx, &lu);
+			return 1;
+		}
 	}
-	if (r->stopping || r->aborting) {
+	if (stopping(r)) {
 		set_pending_reason(r, s);
-		slot_finish(r, s, ROW_PENDING);
+		slot_finish(s, ROW_PENDING);
 		return 1;
 	}
-	s->body = payload_create_user(&u, NULL, &e);
+	s->body = payload_create_user(&sr.user, NULL, r->err);
 	if (!s->body) {
-		set_error(s, "%s", e.msg);
-		slot_finish(r, s, ROW_INVALID);
+		set_error(s, "%s", r->err->msg);
+		slot_finish(s, ROW_INVALID);
 		return 1;
 	}
 	s->stage = STAGE_CREATE;
+	set_job(s, idx, r->create_url, s->body, strlen(s->body), REQUEST_CREATE);
 	fifo_push(&r->fresh, idx);
 	return 1;
 }
 
 /* Writes finished rows at the head of the window, in input order. */
-static int flush_window(struct run *r)
+static void flush_window(struct run *r)
 {
 	while (r->head < r->tail) {
 		struct slot *s = &r->win[r->head % r->win_cap];
 		char rowbuf[21], linebuf[21], httpbuf[21], attbuf[21];
 		const char *cells[11];
+		long http = s->job.http_status;
 
 		if (s->stage != STAGE_DONE)
 			break;
@@ -564,9 +501,8 @@ static int flush_window(struct run *r)
 		cells[1] = num_format_u64(s->line, linebuf);
 		cells[2] = import_status_name(s->status);
 		cells[3] = s->user_id;
-		cells[4] = import_verif_name(s->verif);
-		cells[5] = s->http_status > 0 ? num_format_u64((unsigned long long)s->http_status, httpbuf)
-					      : "";
+		cells[4] = verif_name(s->verif);
+		cells[5] = http > 0 ? num_format_u64((unsigned long long)http, httpbuf) : "";
 		cells[6] = s->attempts > 0 ? num_format_u64((unsigned)s->attempts, attbuf) : "";
 		cells[7] = s->error;
 		cells[8] = s->email;
@@ -577,421 +513,180 @@ static int flush_window(struct run *r)
 			fail_local(r, IMPORT_LOCAL_FAILURE);
 		}
 		if (s->error[0])
-			emit(r, IMPORT_EV_ROW, s, "%s", s->error);
+			emit(r, IMPORT_EV_ROW, s, s->error);
 		r->st->by_status[s->status]++;
 		r->st->done++;
 		r->head++;
 	}
+}
+
+/* ---- a job's end (the engine's callbacks) ----------------------------- */
+
+/* A create's 2xx must carry a usable id; whether the user is verified
+ * comes along. */
+static int accept(void *ctx, struct engine_job *j, const struct http_result *res,
+		  struct err *why)
+{
+	struct run *r = ctx;
+	struct slot *s = &r->win[(uintptr_t)j->cookie];
+	bool verified = false;
+
+	if (j->kind != REQUEST_CREATE)
+		return 0;
+	if (payload_created_user(res->body, res->body_len, s->user_id, &verified, why) < 0)
+		return -1;
+	s->verified = verified; /* created() acts on it */
 	return 0;
 }
 
-/* ---- responses -------------------------------------------------------- */
-
-static void abort_run(struct run *r, enum import_result why, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void abort_run(struct run *r, enum import_result why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (r->aborting)
-		return;
-	r->aborting = true;
-	r->abort_result = why;
-	va_start(ap, fmt);
-	vsnprintf(r->st->abort_reason, sizeof(r->st->abort_reason), fmt, ap);
-	va_end(ap);
-	emit(r, IMPORT_EV_ABORT, NULL, "stopping: %s", r->st->abort_reason);
-}
-
-/* The error text of a final failure. */
-static void describe_failure(struct slot *s, enum outcome o,
-			     const struct http_result *res, const char *why,
-			     bool exhausted, const char *prefix)
-{
-	struct outcome_info in;
-
-	http_outcome_info(res, o, &in);
-	in.why = why;
-	in.attempts = s->kind_attempts;
-	in.exhausted = exhausted;
-	outcome_describe(&in, prefix, s->error, sizeof(s->error));
-}
-
-/* Writes a created user to the ledger with verification state v. */
-static int record(struct run *r, struct slot *s, enum ledger_verif v)
-{
-	s->unrecorded = false;
-	if (r->led && ledger_put(r->led, s->key, s->country_code, s->phone_number, s->user_id,
-				 v, r->err) < 0)
-		return ledger_failed(r);
-	return 0;
-}
-
-/* Changes a recorded user's verification state (no-op without a ledger). */
-static void record_verif(struct run *r, const struct slot *s, enum ledger_verif v)
-{
-	if (r->led && ledger_set_verif(r->led, s->key, v, r->err) < 0)
-		ledger_failed(r);
-}
-
-/* A create succeeded: record the user, then its verification send. */
-static int created(struct run *r, size_t idx, bool verified)
+/* A create succeeded: the user is recorded, then gets its code. */
+static void created(struct run *r, size_t idx)
 {
 	struct slot *s = &r->win[idx];
-	bool send = r->cfg->send_verification;
 
 	s->status = ROW_CREATED;
 	free(s->body);
 	s->body = NULL;
-	if (verified) {
+	if (s->verified) {
 		/* the API says this person is verified (an earlier import whose
 		 * ledger is gone, or verified elsewhere): never sent a code */
-		s->verif = VERIF_VERIFIED;
+		s->unrecorded = true;
+		apply_step(r, s, VERIF_EV_VERIFIED);
 		r->st->codes_verified++;
-		if (record(r, s, LEDGER_VERIF_VERIFIED) < 0)
-			return -1;
-		slot_finish(r, s, ROW_CREATED);
-		return 0;
+		slot_finish(s, ROW_CREATED);
+		return;
 	}
-	if (send && !r->aborting && !r->stopping) {
+	if (r->cfg->send_verification && !stopping(r)) {
 		/* recorded together with its send intent, moments from now; a
 		 * crash before that only means the create is repeated, and the
 		 * API answers a repeated create with the same user */
 		s->unrecorded = r->led != NULL;
-		queue_send(r, idx);
-		return 0;
+		queue_send(r, idx, LEDGER_VERIF_NONE);
+		return;
 	}
-	if (record(r, s, send ? LEDGER_VERIF_NONE : LEDGER_VERIF_OFF) < 0)
-		return -1;
-	if (!send)
+	record(r, s, r->cfg->send_verification ? LEDGER_VERIF_NONE : LEDGER_VERIF_OFF);
+	if (!r->cfg->send_verification)
 		s->verif = VERIF_OFF;
 	else
 		set_error(s, "verification: not sent (run stopped)");
-	slot_finish(r, s, ROW_CREATED);
-	return 0;
+	slot_finish(s, ROW_CREATED);
 }
 
-static int sent(struct run *r, struct slot *s)
+/* A send ended: the verification table says what it means. */
+static void send_ended(struct run *r, struct slot *s, const struct engine_end *end)
 {
-	s->verif = VERIF_SENT;
-	r->st->codes_sent++;
-	record_verif(r, s, LEDGER_VERIF_SENT);
-	slot_finish(r, s, s->status);
-	return 0;
-}
+	enum verif_event ev = verif_event_of(end->verdict, end->cut, end->abandoned,
+					     s->job.maybe_acted);
 
-/* A send that did not succeed: in doubt (never resent) or failed. */
-static int send_failed(struct run *r, struct slot *s, bool in_doubt)
-{
-	size_t n = strlen(s->error);
-
-	if (in_doubt) {
-		s->verif = VERIF_IN_DOUBT;
-		r->st->codes_in_doubt++;
-		snprintf(s->error + n, sizeof(s->error) - n, " (outcome unknown: not resent)");
-	} else {
-		s->verif = VERIF_FAILED;
+	if (ev == VERIF_EV_REFUSED || (ev == VERIF_EV_DOUBT && !end->cut))
+		engine_describe(&s->job, end, "verification: ", s->error, sizeof(s->error));
+	switch (ev) {
+	case VERIF_EV_ACCEPTED:
+		r->st->codes_sent++;
+		break;
+	case VERIF_EV_REFUSED:
 		r->st->codes_failed++;
-	}
-	record_verif(r, s, in_doubt ? LEDGER_VERIF_IN_DOUBT : LEDGER_VERIF_FAILED);
-	slot_finish(r, s, s->status);
-	return 0;
-}
+		break;
+	case VERIF_EV_DOUBT: {
+		size_t n = strlen(s->error);
 
-/*
- * A send that is not going to be attempted again (the run stops). When no
- * attempt may have reached the API (never started, or every attempt
- * certainly not acted on: connection refused, 429, 503), its intent is
- * taken back, so a rerun sends it; otherwise it is in doubt.
- */
-static void send_not_finished(struct run *r, struct slot *s)
-{
-	if (s->maybe_acted) {
-		s->verif = VERIF_IN_DOUBT;
 		r->st->codes_in_doubt++;
-		set_error(s, "verification: interrupted after an attempt with an unknown "
-			     "outcome (not resent)");
-		record_verif(r, s, LEDGER_VERIF_IN_DOUBT);
-	} else {
-		set_error(s, "verification: not sent (run stopped)");
-		if (s->unrecorded)
-			record(r, s, LEDGER_VERIF_NONE);
-		else if (s->ticket)
-			record_verif(r, s, LEDGER_VERIF_NONE);
+		if (end->abandoned)
+			set_error(s, "verification: interrupted while in flight "
+				     "(outcome unknown: not resent)");
+		else if (end->cut)
+			set_error(s, "verification: interrupted after an attempt with an "
+				     "unknown outcome (not resent)");
+		else
+			snprintf(s->error + n, sizeof(s->error) - n,
+				 " (outcome unknown: not resent)");
+		break;
 	}
-	slot_finish(r, s, s->status);
+	case VERIF_EV_WITHDRAWN:
+		set_error(s, "verification: not sent (run stopped)");
+		break;
+	default:
+		break;
+	}
+	/* an intent that never reached the ledger needs no taking back */
+	if (ev != VERIF_EV_WITHDRAWN || s->ticket || s->unrecorded)
+		apply_step(r, s, ev);
+	if (ev == VERIF_EV_WITHDRAWN)
+		s->verif = s->before == LEDGER_VERIF_NONE ? VERIF_NONE : verif_cell(s->before);
+	slot_finish(s, s->status);
 }
 
-/*
- * The run is stopping and this request would be retried: a create is left
- * pending (a rerun creates it); a send goes as send_not_finished says.
- */
-static int cut_short(struct run *r, size_t idx, enum request_kind kind)
+static int job_done(void *ctx, struct engine_job *j, const struct engine_end *end,
+		    struct err *err)
 {
+	struct run *r = ctx;
+	size_t idx = (uintptr_t)j->cookie;
 	struct slot *s = &r->win[idx];
 
-	if (kind == REQUEST_CREATE) {
-		set_pending_reason(r, s);
-		slot_finish(r, s, ROW_PENDING);
+	(void)err;
+	s->attempts += j->attempts;
+	if (s->stage == STAGE_SEND) {
+		send_ended(r, s, end);
 		return 0;
 	}
-	send_not_finished(r, s);
+	if (end->cut && !end->abandoned) { /* a rerun creates it */
+		set_pending_reason(r, s);
+		slot_finish(s, ROW_PENDING);
+		return 0;
+	}
+	if (!end->cut && end->verdict == RETRY_DONE) {
+		created(r, idx);
+		return 0;
+	}
+	engine_describe(j, end, "", s->error, sizeof(s->error));
+	if (end->abandoned)
+		set_error(s, "interrupted while in flight: a rerun creates it (the API returns "
+			     "the same user)");
+	if (!end->cut && end->res && end->res->transport == TRANSPORT_OK &&
+	    end->res->status == 404)
+		/* the users route itself is missing: a wrong base URL */
+		engine_halt(&r->eng, ENGINE_HALT_ABORT, "HTTP 404 for POST %s: %s",
+			    r->create_url, outcome_hint_404());
+	if (!end->cut)
+		r->api_failures++;
+	if (r->o->max_failures >= 0 && r->api_failures >= (size_t)r->o->max_failures)
+		engine_halt(&r->eng, ENGINE_HALT_ABORT, "--max-failures: %zu rows failed at the API",
+			    r->api_failures);
+	slot_finish(s, end->abandoned ? ROW_PENDING : ROW_FAILED);
 	return 0;
 }
 
-static int handle_result(struct run *r, const struct http_result *res, int64_t now)
+static void engine_event(void *ctx, enum engine_event ev, const struct engine_job *j,
+			 const char *msg)
 {
-	size_t idx = (size_t)(uintptr_t)res->cookie;
-	struct slot *s = &r->win[idx];
-	enum request_kind kind = s->stage == STAGE_CREATE ? REQUEST_CREATE : REQUEST_SEND;
-	enum outcome o = outcome_classify(res->transport, res->status);
-	struct retry_decision d;
-	struct err e;
-	const char *why = NULL;
-	bool verified = false;
+	static const enum import_event_kind kinds[] = {
+		[ENGINE_EV_PAUSE] = IMPORT_EV_PAUSE, [ENGINE_EV_ABORT] = IMPORT_EV_ABORT,
+		[ENGINE_EV_SIGNAL] = IMPORT_EV_SIGNAL, [ENGINE_EV_REQUEST] = IMPORT_EV_REQUEST};
+	struct run *r = ctx;
+	const struct slot *s = j ? &r->win[(uintptr_t)j->cookie] : NULL;
+	char line[800];
 
-	s->in_flight = 0;
-	s->attempts++;
-	s->kind_attempts++;
-	r->st->requests++;
-	if (res->transport == TRANSPORT_OK)
-		s->http_status = res->status;
-	if (kind == REQUEST_SEND && !outcome_not_acted(o))
-		s->maybe_acted = true;
-	if (o == OUTCOME_OK && kind == REQUEST_CREATE &&
-	    payload_created_user(res->body, res->body_len, s->user_id, &verified, &e) < 0) {
-		o = OUTCOME_BAD_RESPONSE;
-		why = e.msg;
+	if (s && ev == ENGINE_EV_REQUEST) {
+		snprintf(line, sizeof(line), "row %zu: %s", s->row, msg);
+		msg = line;
 	}
-	if (o == OUTCOME_RATE_LIMITED)
-		r->st->rate_limited++;
-	if (pace_count(&r->pace, o))
-		abort_run(r, IMPORT_ABORTED, "circuit breaker: %d consecutive failed requests",
-			  PACE_BREAKER_LIMIT);
-	d = retry_decide(&r->policy, kind, o, s->kind_attempts,
-			 res->retry_after_ms, clock_rand01(&r->rng));
-	if (d.pause_all) {
-		pace_pause(&r->pace, now + d.delay_ms);
-		emit(r, IMPORT_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms",
-		      d.delay_ms);
-	}
-	r->st->latency_hist[lat_bucket(res->elapsed_ms)]++;
-	emit(r, IMPORT_EV_REQUEST, s, "row %zu: %s attempt %d: %s (HTTP %ld, %ld ms)", s->row,
-	     kind == REQUEST_CREATE ? "create" : "send", s->kind_attempts, outcome_name(o),
-	     res->status, res->elapsed_ms);
-
-	if (d.verdict == RETRY_AGAIN && (r->aborting || r->stopping))
-		return cut_short(r, idx, kind);
-
-	switch (d.verdict) {
-	case RETRY_AGAIN:
-		r->st->retries++;
-		s->ready_at_ms = now + d.delay_ms;
-		timerq_push(&r->delayed, s->ready_at_ms, idx);
-		return 0;
-	case RETRY_DONE:
-		return kind == REQUEST_CREATE ? created(r, idx, verified) : sent(r, s);
-	case RETRY_ABORT:
-		describe_failure(s, o, res, why, false, kind == REQUEST_SEND ? "verification: " : "");
-		abort_run(r, IMPORT_ABORTED, "HTTP %ld: the API refused the credentials",
-			  res->status);
-		break;
-	case RETRY_CONFIG:
-		/* TLS or DNS: every request would fail the same way */
-		describe_failure(s, o, res, why, false, kind == REQUEST_SEND ? "verification: " : "");
-		abort_run(r, IMPORT_ABORTED, "%s", s->error);
-		break;
-	case RETRY_FAIL:
-	case RETRY_IN_DOUBT:
-		describe_failure(s, o, res, why,
-				 d.verdict == RETRY_FAIL && o != OUTCOME_REJECTED,
-				 kind == REQUEST_SEND ? "verification: " : "");
-		break;
-	}
-	if (kind == REQUEST_CREATE && res->transport == TRANSPORT_OK && res->status == 404)
-		/* the users route itself is missing: a wrong base URL */
-		abort_run(r, IMPORT_ABORTED, "HTTP 404 for POST %s: %s", r->create_url,
-			  outcome_hint_404());
-	if (kind == REQUEST_CREATE) {
-		r->api_failures++;
-		if (r->o->max_failures >= 0 && r->api_failures >= (size_t)r->o->max_failures)
-			abort_run(r, IMPORT_ABORTED, "--max-failures: %zu rows failed at the API",
-				  r->api_failures);
-		slot_finish(r, s, ROW_FAILED);
-		return 0;
-	}
-	return send_failed(r, s, d.verdict == RETRY_IN_DOUBT || s->maybe_acted);
+	emit(r, kinds[ev], s, msg);
 }
 
-/* ---- starting requests ------------------------------------------------ */
+/* ---- the feed: what the engine runs next ------------------------------ */
 
-/* Runs on the ledger's thread: curl_multi_wakeup is thread-safe. */
-static void wake_loop(void *http)
-{
-	http_wakeup(http);
-}
-
-/* Whether a send's intent is durable, so it may start. */
 static bool send_ready(const struct run *r, uint64_t durable)
 {
 	return r->durq.n && r->win[fifo_peek(&r->durq)].ticket <= durable;
 }
 
-/* Next job to start: due retries, sends whose intent is durable, then new
- * creates. */
-static int next_job(struct run *r, uint64_t durable, size_t *idx)
+static uint64_t durable_ticket(struct run *r)
 {
-	if (r->prio.n) {
-		*idx = fifo_pop(&r->prio);
-		return 1;
-	}
-	if (send_ready(r, durable)) {
-		*idx = fifo_pop(&r->durq);
-		return 1;
-	}
-	if (r->fresh.n) {
-		*idx = fifo_pop(&r->fresh);
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * Commits the ledger's open group without waiting for the disk. Commits
- * queued while the ledger's thread is in an fsync share the next one, so
- * groups pipeline without multiplying fsyncs. Only send intents must be
- * durable before their request leaves; everything else (created users,
- * send outcomes) rides along, because losing it in a crash is safe: a
- * create is idempotent by phone, and a send whose outcome was lost is in
- * doubt.
- */
-static int commit_ledger(struct run *r, int64_t now)
-{
-	if (ledger_commit_async(r->led, r->err) < 0)
-		return ledger_failed(r);
-	r->uncommitted_n = 0;
-	r->committed_ms = now;
-	return 0;
-}
-
-/*
- * Whether the intents in the open group should be committed now. Each
- * commit costs an fsync (about a third of a millisecond of CPU on a VM's
- * disk), so intents gather: for INTENT_GATHER_MS, until 2 x concurrency
- * of them wait, or at once when there is nothing else to send.
- */
-static bool intents_due(const struct run *r, int64_t now)
-{
-	if (!r->uncommitted_n)
-		return false;
-	return r->uncommitted_n >= (size_t)r->cfg->concurrency * 2 ||
-	       now - r->uncommitted_ms >= INTENT_GATHER_MS || (!r->fresh.n && !r->prio.n);
-}
-
-/* First send attempts get their intent into the ledger's open group (at
- * most INTENTS_AHEAD x concurrency of them ahead) and wait in durq for its
- * fsync. */
-static int record_intents(struct run *r, int64_t now)
-{
-	while (r->sendq.n && r->durq.n < (size_t)r->cfg->concurrency * INTENTS_AHEAD) {
-		size_t idx = fifo_pop(&r->sendq);
-		struct slot *s = &r->win[idx];
-
-		if (r->led) {
-			if (s->unrecorded)
-				record(r, s, LEDGER_VERIF_INTENT);
-			else
-				record_verif(r, s, LEDGER_VERIF_INTENT);
-			if (!r->led) /* it failed: this send never starts */
-				return 0;
-			s->ticket = ledger_next_ticket(r->led);
-			if (!r->uncommitted_n++)
-				r->uncommitted_ms = now;
-		}
-		fifo_push(&r->durq, idx);
-	}
-	return 0;
-}
-
-static int start_requests(struct run *r, int64_t now)
-{
-	size_t batch[256];
-	int nb = 0, want;
 	uint64_t durable = 0;
-	struct err e;
-	size_t due;
 
-	while (timerq_pop_due(&r->delayed, now, &due))
-		fifo_push(&r->prio, due);
-	if (r->stopping || r->aborting)
-		return 0;
-	if (record_intents(r, now) < 0)
-		return -1;
-	if (r->led && intents_due(r, now))
-		commit_ledger(r, now);
 	if (r->led && ledger_durable(r->led, &durable, r->err) < 0)
 		ledger_failed(r);
-	if (!r->led && r->failed)
-		return 0; /* stopping: nothing new starts */
-	want = http_free_slots(r->http);
-	while (nb < want && (r->prio.n || r->fresh.n || send_ready(r, durable)) &&
-	       pace_take(&r->pace, now)) {
-		size_t idx = 0;
-
-		if (!next_job(r, durable, &idx))
-			break;
-		batch[nb++] = idx;
-	}
-	for (int i = 0; i < nb; i++) {
-		struct slot *s = &r->win[batch[i]];
-		struct http_request req = {0};
-
-		req.cookie = (void *)(uintptr_t)batch[i];
-		if (s->stage == STAGE_CREATE) {
-			req.url = r->create_url;
-			req.url_repeats = 1;
-			req.body = s->body;
-			req.body_len = strlen(s->body);
-		} else {
-			req.url = s->url;
-			req.body = r->send_body;
-			req.body_len = r->send_body_len;
-			req.once = 1;
-		}
-		if (http_start(r->http, &req, &e) < 0)
-			return err_set(r->err, "%s", e.msg);
-		s->in_flight = 1;
-	}
-	return 0;
-}
-
-/* How long the loop may wait for the network before it has work to do. */
-static int wait_ms(struct run *r, int64_t now)
-{
-	int64_t t = 250;
-	uint64_t durable = 0;
-
-	/* a send waiting for its fsync is woken by the ledger's thread */
-	if (r->led && ledger_durable(r->led, &durable, NULL) < 0)
-		return 0; /* the next start_requests reports it */
-	if (timerq_next_ms(&r->delayed) - now < t)
-		t = timerq_next_ms(&r->delayed) - now;
-	if ((r->prio.n || r->fresh.n || send_ready(r, durable)) && http_free_slots(r->http) > 0) {
-		int64_t d = pace_wait_ms(&r->pace, now);
-		if (d < t)
-			t = d;
-	}
-	if (r->uncommitted_n) {
-		int64_t d = intents_due(r, now) ? 0 : r->uncommitted_ms + INTENT_GATHER_MS - now;
-		if (d < t)
-			t = d;
-	}
-	if (!r->eof && r->tail - r->head < r->win_cap &&
-	    r->fresh.n < (size_t)r->cfg->concurrency * 4 && !r->stopping)
-		t = 0;
-	if (r->stopping && r->stop_deadline_ms - now < t)
-		t = r->stop_deadline_ms - now;
-	return t < 0 ? 0 : (int)t;
+	return r->led ? durable : UINT64_MAX;
 }
 
 static void report_progress(struct run *r, int64_t now, bool force)
@@ -999,12 +694,78 @@ static void report_progress(struct run *r, int64_t now, bool force)
 	if (!r->o->progress || (!force && now - r->last_progress_ms < 100))
 		return;
 	r->last_progress_ms = now;
-	r->st->in_flight = r->http ? (size_t)http_in_flight(r->http) : 0;
+	import_take_figures(&r->eng, r->st);
+	r->st->in_flight = engine_in_flight(&r->eng);
 	r->st->elapsed_s = (double)(now - r->start_ms) / 1000.0;
 	r->o->progress(r->o->ctx, r->st);
 }
 
+static bool window_has_room(const struct run *r)
+{
+	return !r->eof && r->tail - r->head < r->win_cap &&
+	       (r->fresh.n < (size_t)r->cfg->concurrency * 4 || !r->http);
+}
+
+static int feed_turn(void *ctx, int64_t now, struct err *err)
+{
+	struct run *r = ctx;
+
+	(void)err;
+	if (!r->failed && r->o->check && r->o->check(r->o->ctx, r->err) < 0)
+		fail_local(r, IMPORT_LOCAL_FAILURE);
+	while (window_has_room(r))
+		if (admit_row(r) == 0)
+			r->eof = true;
+	if (!stopping(r))
+		record_intents(r, now);
+	if (r->led && (intents_due(r, now) || now - r->committed_ms >= LEDGER_COMMIT_MS))
+		commit_ledger(r, now);
+	flush_window(r);
+	report_progress(r, now, false);
+	return 0;
+}
+
+/* Sends whose intent is durable, then new creates. */
+static struct engine_job *feed_next(void *ctx, int64_t now)
+{
+	struct run *r = ctx;
+	size_t idx;
+
+	(void)now;
+	if (r->durq.n && send_ready(r, durable_ticket(r)))
+		idx = fifo_pop(&r->durq);
+	else if (r->fresh.n)
+		idx = fifo_pop(&r->fresh);
+	else
+		return NULL;
+	return &r->win[idx].job;
+}
+
+static bool feed_idle(void *ctx)
+{
+	const struct run *r = ctx;
+
+	return r->eof && !r->fresh.n && !r->sendq.n && !r->durq.n;
+}
+
+static int64_t feed_wait(void *ctx, int64_t now)
+{
+	struct run *r = ctx;
+
+	if (!stopping(r) && (window_has_room(r) || r->sendq.n))
+		return 0;
+	if (r->uncommitted_n)
+		return intents_due(r, now) ? 0 : r->uncommitted_ms + INTENT_GATHER_MS - now;
+	return 250; /* a send waiting for its fsync is woken by the ledger's thread */
+}
+
 /* ---- the run ---------------------------------------------------------- */
+
+/* Runs on the ledger's thread: curl_multi_wakeup is thread-safe. */
+static void wake_loop(void *http)
+{
+	http_wakeup(http);
+}
 
 /*
  * The first request of every run: one authenticated read. A configuration
@@ -1014,64 +775,47 @@ static void report_progress(struct run *r, int64_t now, bool force)
  */
 static int preflight(struct run *r)
 {
-	struct probe p = {
-		.http = r->http,
-		.base_url = r->cfg->base_url,
-		.policy = &r->policy,
-		.stop = r->o->stop,
-		.now_ms = r->o->now_ms,
-		.ctx = r->o->ctx,
-		.rng = &r->rng,
-	};
-	enum probe_result pr = probe_run(&p, r->err);
+	enum probe_result pr = probe_run(&r->eng, r->cfg->base_url, r->err);
 
-	r->st->requests += p.requests;
-	r->st->rate_limited += p.rate_limited;
-	r->probe_requests = p.requests;
+	r->probe_requests = r->eng.st.requests;
 	switch (pr) {
 	case PROBE_OK:
-	case PROBE_STOPPED: /* the loop sees the signal */
+	case PROBE_STOPPED: /* the run sees the signal */
+	case PROBE_AUTH:    /* the engine halted: the rows come out pending */
 		return 0;
 	case PROBE_CONFIG:
 		return -1;
 	case PROBE_UNREACHABLE:
 		/* an outage, not a configuration error: the rows' own retries
 		 * and the circuit breaker deal with it */
-		emit(r, IMPORT_EV_PAUSE, NULL, "warning: %s; going on", r->err->msg);
+		emit(r, IMPORT_EV_PAUSE, NULL, r->err->msg);
 		return 0;
-	case PROBE_AUTH:
-		break;
 	}
-	abort_run(r, IMPORT_ABORTED, "%s", r->err->msg);
 	return 0;
 }
 
-static int setup(struct run *r, size_t *invalid)
+static int setup(struct run *r)
 {
 	const struct import_opts *o = r->o;
+	struct scan_opts so = {o->input_path, (const char *const *)r->cfg->columns,
+			       r->cfg->default_country_code, o->shard_k, o->shard_n};
 	int n;
 
-	if (reader_open(&r->rd, o->input_path, r->err) < 0)
+	if (scan_open(&r->scan, &so, r->err) < 0)
 		return -1;
-	if (reader_map_columns(r->rd, (const char *const *)r->cfg->columns, r->col,
-			       r->err) < 0)
-		return -1;
-	if (pass1(r, invalid) < 0)
-		return -1;
-	if (o->max_invalid >= 0 && *invalid > (size_t)o->max_invalid)
+	r->st->total = r->scan.total;
+	r->st->invalid_rows = r->scan.invalid;
+	if (o->max_invalid >= 0 && r->scan.invalid > (size_t)o->max_invalid)
 		return err_set(r->err,
 			       "'%s': %zu invalid rows, more than --max-invalid %ld: nothing sent",
-			       o->input_path, *invalid, o->max_invalid);
-	/* pass 2 reads exactly the bytes validated, or stops */
-	if (reader_seal(r->rd, r->err) < 0)
-		return -1;
+			       o->input_path, r->scan.invalid, o->max_invalid);
 	n = snprintf(r->create_url, sizeof(r->create_url), "%s/v2/users", r->cfg->base_url);
 	if (n < 0 || (size_t)n >= sizeof(r->create_url))
 		return err_set(r->err, "base URL is too long");
 	r->send_body = payload_send_verification(&r->send_body_len, r->err);
 	if (!r->send_body)
 		return -1;
-	/* preflight: every output exists before the first request */
+	/* every output exists before the first request */
 	if (results_open(&r->out, o->results_path, results_header, 11, r->err) < 0)
 		return -1;
 	if (!o->dry_run && o->state_path &&
@@ -1079,10 +823,19 @@ static int setup(struct run *r, size_t *invalid)
 		return -1;
 	if (!o->dry_run) {
 		struct http_opts ho;
+		struct engine_opts eo;
+		struct engine_transport t;
 
 		import_http_opts(o, &ho);
 		if (http_new(&r->http, &ho, r->err) < 0)
 			return -1;
+		import_engine_opts(o, &eo);
+		eo.event = engine_event;
+		eo.ctx = r;
+		engine_http_transport(r->http, &t);
+		if (engine_init(&r->eng, &eo, &t, r->err) < 0)
+			return -1;
+		r->eng_live = true;
 		if (preflight(r) < 0)
 			return -1;
 		if (r->led) { /* SQL and fsyncs on the ledger's thread, which
@@ -1097,99 +850,50 @@ static int setup(struct run *r, size_t *invalid)
 		r->win_cap = WINDOW_MIN;
 	r->win = calloc(r->win_cap, sizeof(*r->win));
 	if (!r->win || fifo_init(&r->fresh, r->win_cap) < 0 ||
-	    fifo_init(&r->prio, r->win_cap) < 0 || fifo_init(&r->sendq, r->win_cap) < 0 ||
-	    fifo_init(&r->durq, r->win_cap) < 0 ||
-	    timerq_init(&r->delayed, r->win_cap) < 0)
+	    fifo_init(&r->sendq, r->win_cap) < 0 || fifo_init(&r->durq, r->win_cap) < 0)
 		return err_set(r->err, "out of memory");
 	return 0;
 }
 
-static int loop(struct run *r)
+/* A dry run: every row through validation into the results, no engine. */
+static void dry_run(struct run *r)
 {
-	for (;;) {
-		int64_t now = clock_ms(r);
-		struct http_result res;
-
-		if (r->o->stop && *r->o->stop && !r->st->signal) {
-			r->st->signal = (int)*r->o->stop;
-			begin_stop(r);
-			emit(r, IMPORT_EV_SIGNAL, NULL,
-			     "signal %d: finishing requests in flight (10 s at most)", r->st->signal);
-		}
-		if (r->o->abandon && *r->o->abandon)
-			break; /* a later second signal: in-flight requests abandoned */
-		if (!r->failed && r->o->check && r->o->check(r->o->ctx, r->err) < 0)
-			fail_local(r, IMPORT_LOCAL_FAILURE);
-		if (r->stopping && now >= r->stop_deadline_ms)
-			break;
-		while (!r->eof && r->tail - r->head < r->win_cap &&
-		       (r->fresh.n < (size_t)r->cfg->concurrency * 4 || !r->http)) {
-			int rc = admit_row(r);
-			if (rc < 0)
-				return -1;
-			if (rc == 0)
+	while (!r->eof) {
+		while (window_has_room(r))
+			if (admit_row(r) == 0)
 				r->eof = true;
-		}
-		if (r->http && start_requests(r, now) < 0)
-			return -1;
-		if (r->led && now - r->committed_ms >= LEDGER_COMMIT_MS)
-			commit_ledger(r, now);
 		flush_window(r);
-		report_progress(r, now, false);
-		if (!r->http || http_in_flight(r->http) == 0) {
-			bool idle = !r->prio.n && !r->fresh.n && !r->sendq.n && !r->durq.n &&
-				    !r->delayed.n;
-			if ((r->eof && r->head == r->tail && idle) || r->stopping ||
-			    r->aborting)
-				break;
-			if (!r->http)
-				continue;
-		}
-		if (http_poll(r->http, wait_ms(r, now), r->err) < 0)
-			return -1;
-		now = clock_ms(r);
-		while (http_next_result(r->http, &res))
-			if (handle_result(r, &res, now) < 0)
-				return -1;
 	}
-	return 0;
 }
 
-/* After the loop: whatever did not finish is pending (or in doubt). */
+/* After the engine: whatever did not finish is pending - rows never handed
+ * over, sends that never left (their intent taken back), and the rows not
+ * read yet. */
 static int drain(struct run *r)
 {
 	for (size_t q = r->head; q < r->tail; q++) {
 		struct slot *s = &r->win[q % r->win_cap];
 
-		if (s->stage == STAGE_DONE)
-			continue;
-		if (s->stage == STAGE_SEND && s->in_flight) {
-			s->verif = VERIF_IN_DOUBT;
-			r->st->codes_in_doubt++;
-			set_error(s, "verification: interrupted while in flight (outcome unknown: not resent)");
-			record_verif(r, s, LEDGER_VERIF_IN_DOUBT);
-			slot_finish(r, s, s->status);
-		} else if (s->stage == STAGE_SEND) {
-			send_not_finished(r, s);
-		} else {
+		if (s->stage == STAGE_SEND) {
+			struct engine_end end = {0};
+
+			end.cut = true;
+			send_ended(r, s, &end);
+		} else if (s->stage != STAGE_DONE) {
 			set_pending_reason(r, s);
-			slot_finish(r, s, ROW_PENDING);
+			slot_finish(s, ROW_PENDING);
 		}
 	}
 	flush_window(r);
 	while (!r->eof) {
-		int rc = admit_row(r);
-
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
+		if (admit_row(r) == 0)
 			r->eof = true;
 		for (size_t q = r->head; q < r->tail; q++) {
 			struct slot *s = &r->win[q % r->win_cap];
 
 			if (s->stage != STAGE_DONE) {
 				set_pending_reason(r, s);
-				slot_finish(r, s, ROW_PENDING);
+				slot_finish(s, ROW_PENDING);
 			}
 		}
 		flush_window(r);
@@ -1205,8 +909,8 @@ static enum import_result verdict(const struct run *r)
 		return st->requests > r->probe_requests ? r->fail_result : IMPORT_INPUT_ERROR;
 	if (st->signal)
 		return IMPORT_INTERRUPTED;
-	if (r->aborting)
-		return r->abort_result;
+	if (st->abort_reason[0])
+		return IMPORT_ABORTED;
 	if (st->by_status[ROW_INVALID] || st->by_status[ROW_DUPLICATE] ||
 	    st->by_status[ROW_FAILED] || st->by_status[ROW_PENDING] ||
 	    st->codes_failed || st->codes_in_doubt)
@@ -1221,26 +925,27 @@ static void teardown(struct run *r)
 	free(r->win);
 	free(r->send_body);
 	fifo_release(&r->fresh);
-	fifo_release(&r->prio);
 	fifo_release(&r->sendq);
 	fifo_release(&r->durq);
-	timerq_release(&r->delayed);
-	dupset_release(&r->dups);
 	if (r->led)
 		ledger_set_wake(r->led, NULL, NULL); /* before the engine goes */
+	if (r->eng_live)
+		engine_release(&r->eng);
 	http_free(r->http);
 	ledger_close(r->led);
 	ledger_close(r->led_dead);
 	results_free(r->out);
-	reader_free(r->rd);
+	scan_release(&r->scan);
 }
 
 enum import_result import_run(const struct import_opts *o,
 			      struct import_stats *st, struct err *err)
 {
 	struct run r;
-	size_t invalid = 0;
 	enum import_result res;
+	struct engine_feed feed = {.ctx = &r, .accept = accept, .done = job_done,
+				   .turn = feed_turn, .next = feed_next, .idle = feed_idle,
+				   .wait_ms = feed_wait};
 
 	memset(&r, 0, sizeof(r));
 	memset(st, 0, sizeof(*st));
@@ -1248,27 +953,24 @@ enum import_result import_run(const struct import_opts *o,
 	r.cfg = o->cfg;
 	r.st = st;
 	r.err = err;
-	r.rules.default_country_code = o->cfg->default_country_code;
-	r.policy.max_attempts = (int)o->cfg->max_attempts;
-	r.policy.base_delay_ms = o->cfg->base_delay_ms;
-	r.policy.max_delay_ms = o->cfg->max_delay_ms;
-	r.policy.max_retry_after_ms = MAX_RETRY_AFTER_MS;
-	r.policy.resend_in_doubt = o->resend_in_doubt;
-	r.rng = o->seed ? o->seed : clock_seed();
 	r.start_ms = clock_ms(&r);
-	pace_init(&r.pace, o->cfg->rate_limit, r.start_ms);
-
-	if (setup(&r, &invalid) < 0) {
+	if (setup(&r) < 0) {
+		if (r.eng_live)
+			import_take_figures(&r.eng, st);
 		teardown(&r);
 		return IMPORT_INPUT_ERROR;
 	}
 	r.committed_ms = r.start_ms;
 	if (r.led && ledger_begin(r.led, err) < 0)
 		ledger_failed(&r);
-	if (loop(&r) < 0 || drain(&r) < 0) {
+	if (!r.eng_live)
+		dry_run(&r);
+	else if (engine_run(&r.eng, &feed, err) < 0)
 		/* the engine itself failed: what was durable stays durable */
 		fail_local(&r, IMPORT_LOCAL_FAILURE);
-	}
+	if (r.eng_live)
+		import_take_figures(&r.eng, st);
+	drain(&r);
 	/* whatever still works is written: the ledger, then the results */
 	if (r.led && ledger_commit(r.led, err) < 0)
 		ledger_failed(&r);
@@ -1277,7 +979,7 @@ enum import_result import_run(const struct import_opts *o,
 	else if (!r.out_dead)
 		st->results_written = true;
 	st->elapsed_s = (double)(clock_ms(&r) - r.start_ms) / 1000.0;
-	st->input_appended = reader_appended(r.rd);
+	st->input_appended = scan_appended(&r.scan);
 	report_progress(&r, clock_ms(&r), true);
 	res = verdict(&r);
 	if (r.failed) {

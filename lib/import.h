@@ -14,28 +14,12 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "engine.h"
 #include "err.h"
+#include "status.h"
+#include "verif.h"
 
-enum row_status {
-	ROW_CREATED,
-	ROW_EXISTS,
-	ROW_VALID,
-	ROW_INVALID,
-	ROW_DUPLICATE,
-	ROW_FAILED,
-	ROW_PENDING,
-	ROW_STATUS_COUNT
-};
 
-enum verif_status {
-	VERIF_NONE, /* no user: empty cell */
-	VERIF_SENT,
-	VERIF_FAILED,
-	VERIF_IN_DOUBT,
-	VERIF_OFF,
-	VERIF_VERIFIED, /* the API says the user is verified: no code sent */
-	VERIF_STATUS_COUNT
-};
 
 /* "created", "exists", ... as in the results file. */
 const char *import_status_name(enum row_status s);
@@ -73,7 +57,7 @@ struct import_event {
 	const char *msg;      /* one line, never a credential */
 };
 
-#define IMPORT_LAT_BUCKETS 1200 /* 0-999 ms by 1 ms, then by 100 ms to 21 s */
+#define IMPORT_LAT_BUCKETS ENGINE_LAT_BUCKETS
 
 struct import_stats {
 	size_t rows;                         /* data rows read */
@@ -137,9 +121,12 @@ struct http_opts;
  * for import_run and the follow-up commands alike. */
 void import_http_opts(const struct import_opts *o, struct http_opts *out);
 
-/* The shard (0..n-1) of a phone: FNV-1a 64 of "<country_code>:<phone_number>"
- * modulo n. Stable across versions and machines (documented in README). */
-unsigned import_shard_of(const char *country_code, const char *phone_number, unsigned n);
+/* The engine settings of a run (retry policy, rate, signals, clock). */
+void import_engine_opts(const struct import_opts *o, struct engine_opts *out);
+
+/* The engine's request figures into st (requests, retries, 429s, latency,
+ * signal, abort reason). */
+void import_take_figures(const struct engine *e, struct import_stats *st);
 
 /* The p-th percentile (0..100) of request latency in milliseconds, or -1
  * when no request was made. */

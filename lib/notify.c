@@ -1,14 +1,14 @@
 /*
- * notify.c - one webhook POST through the batch runner (same retry rules
- * as API calls). The engine is made without credentials.
+ * notify.c - one webhook POST run by the engine (the same retry rules as
+ * API calls). The transport is made without credentials: none may reach
+ * the webhook.
  */
 #include "notify.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "batch.h"
-#include "clock.h"
+#include "engine.h"
 
 #include "banned.h"
 
@@ -21,30 +21,36 @@ int notify_post(const char *url, const char *json, long timeout_ms,
 		.request_timeout_ms = timeout_ms,
 		.max_in_flight = 1,
 	};
-	struct batch b;
-	struct batch_job job;
+	struct engine_opts eo = {
+		.policy = {3, 500, 5000, 30000, 0},
+	};
+	struct http *h = NULL;
+	struct engine e;
+	struct engine_transport t;
+	struct engine_job job = {0};
+	struct engine_end end;
+	char why[320] = "";
 	int rc = -1;
 
-	memset(&b, 0, sizeof(b));
-	memset(&job, 0, sizeof(job));
-	if (strlen(url) >= sizeof(job.url))
-		return err_set(err, "notify URL is too long");
-	if (http_new(&b.http, &ho, err) < 0)
+	if (http_new(&h, &ho, err) < 0)
 		return -1;
-	b.policy = (struct retry_policy){3, 500, 5000, 30000, 0};
-	b.rng = clock_seed();
-	pace_init(&b.pace, 0, 0);
-	snprintf(job.url, sizeof(job.url), "%s", url);
+	engine_http_transport(h, &t);
+	if (engine_init(&e, &eo, &t, err) < 0) {
+		http_free(h);
+		return -1;
+	}
+	job.url = url;
 	job.body = json;
 	job.body_len = strlen(json);
 	job.kind = REQUEST_VERIFY; /* retried on every transient failure */
-	if (batch_run(&b, &job, 1, err) == 0) {
-		if (job.done && job.verdict == RETRY_DONE)
+	if (engine_run_one(&e, &job, &end, why, sizeof(why), err) == 0) {
+		if (!end.cut && end.verdict == RETRY_DONE)
 			rc = 0;
 		else
 			err_set(err, "notification to '%s' failed: %s", url,
-				job.error[0] ? job.error : "not sent");
+				why[0] && !end.cut ? why : "not sent");
 	}
-	http_free(b.http);
+	engine_release(&e);
+	http_free(h);
 	return rc;
 }

@@ -1,0 +1,19 @@
+/*
+ * status.h - what became of an input row, as the results file says it.
+ * Shared by the scan of the input and the import run.
+ */
+#ifndef DOTS_STATUS_H
+#define DOTS_STATUS_H
+
+enum row_status {
+	ROW_CREATED,
+	ROW_EXISTS,
+	ROW_VALID,
+	ROW_INVALID,
+	ROW_DUPLICATE,
+	ROW_FAILED,
+	ROW_PENDING,
+	ROW_STATUS_COUNT
+};
+
+#endif
