@@ -1,7 +1,8 @@
 /*
  * echo.c - builds the --fault-echo message: the Authorization header
  * verbatim plus the decoded client id and API key, plain and
- * percent-encoded. Decoded copies live on the stack and are wiped.
+ * percent-encoded. Decoded copies live on the stack and are wiped; must
+ * not log them or keep them past the call.
  */
 #include "echo.h"
 

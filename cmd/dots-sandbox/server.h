@@ -1,6 +1,7 @@
 /*
- * server.h - the sandbox HTTP server (libmicrohttpd): routing, Basic auth,
- * the users-v2 endpoints, /_sandbox/ introspection and fault injection.
+ * server.h - the sandbox HTTP server: libmicrohttpd around api.h, which
+ * holds the routing, Basic auth, the users-v2 endpoints, /_sandbox/
+ * introspection and fault injection.
  *
  * server_start() returns a running server on its own threads; the caller
  * only waits for a signal and calls server_free(). Credentials given in the
@@ -13,8 +14,6 @@
 
 #include "err.h"
 #include "faults.h"
-
-#define SERVER_BODY_MAX (64 * 1024) /* larger request bodies get 413 */
 
 struct server_config {
 	const char *bind_addr;	  /* IPv4 or IPv6 literal; "127.0.0.1" */
