@@ -9,7 +9,7 @@
 #ifndef DOTS_CODES_H
 #define DOTS_CODES_H
 
-#include "import.h"
+#include "run.h"
 
 /*
  * Runs send-verification over the ledger at o->state_path (which must

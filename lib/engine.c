@@ -240,9 +240,8 @@ static int handle(struct engine *e, const struct http_result *res, int64_t now,
 	d = retry_decide(&e->o.policy, j->kind, o, j->attempts, res->retry_after_ms,
 			 clock_rand01(&e->rng));
 	if (d.pause_all) {
-		/* + 1 ms: the 429 may have come up to 1 ms after the `now` it is
-		 * stamped with (millisecond clocks truncate) */
-		pace_pause(&e->pace, now + d.delay_ms + 1);
+		/* (pace_pause adds the millisecond a truncating clock may lose) */
+		pace_pause(&e->pace, now + d.delay_ms);
 		event(e, ENGINE_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms",
 		      d.delay_ms);
 	}

@@ -1,6 +1,6 @@
 /*
- * import.h - one import run: reader → validate → ledger → payload → http →
- * outcome → retry → ledger/results (the README).
+ * import.h - one import run: reader -> validate -> ledger -> payload ->
+ * engine -> ledger/results. The types every command shares are in run.h.
  *
  * import_run owns the run context; it never prints or exits. What the user
  * sees comes back through struct import_stats and the log callback.
@@ -8,129 +8,7 @@
 #ifndef DOTS_IMPORT_H
 #define DOTS_IMPORT_H
 
-#include <signal.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include "config.h"
-#include "engine.h"
-#include "err.h"
-#include "status.h"
-#include "verif.h"
-
-
-
-/* "created", "exists", ... as in the results file. */
-const char *import_status_name(enum row_status s);
-const char *import_verif_name(enum verif_status v);
-
-/* How a run ended; cmd/ maps these to exit codes. */
-enum import_result {
-	IMPORT_COMPLETE,    /* every row created/exists, every code sent */
-	IMPORT_PARTIAL,     /* finished, some rows or codes did not succeed */
-	IMPORT_INPUT_ERROR, /* usage, input, state or output problem: nothing sent */
-	IMPORT_ABORTED,     /* 401/403, circuit breaker, --max-failures, a
-			     * configuration error found by the first
-			     * requests, the input changed during the run */
-	IMPORT_INTERRUPTED, /* a signal: see stats.signal */
-	IMPORT_LOCAL_FAILURE /* a local write or read failed after requests were
-			      * sent (disk full, ledger unwritable): err says
-			      * which file; a rerun completes */
-};
-
-/* Things that happen in a run, for stderr and the log file. */
-enum import_event_kind {
-	IMPORT_EV_START,      /* after validation: msg says rows and file */
-	IMPORT_EV_END,        /* msg: the outcome */
-	IMPORT_EV_PAUSE,      /* a 429 paused all requests (msg: how long) */
-	IMPORT_EV_ABORT,      /* the run stops early: breaker, 401/403, limit */
-	IMPORT_EV_SIGNAL,     /* a signal: in-flight requests finish */
-	IMPORT_EV_ROW,        /* a row that did not fully succeed (row, line) */
-	IMPORT_EV_REQUEST     /* one HTTP attempt (debug) */
-};
-
-struct import_event {
-	enum import_event_kind kind;
-	size_t row, line;     /* for IMPORT_EV_ROW / IMPORT_EV_REQUEST */
-	const char *status;   /* IMPORT_EV_ROW: the row's status */
-	const char *msg;      /* one line, never a credential */
-};
-
-#define IMPORT_LAT_BUCKETS ENGINE_LAT_BUCKETS
-
-struct import_stats {
-	size_t rows;                         /* data rows read */
-	size_t by_status[ROW_STATUS_COUNT];
-	size_t codes_sent, codes_failed, codes_in_doubt;
-	size_t codes_in_doubt_earlier;       /* of codes_in_doubt: from earlier runs */
-	size_t codes_settled;                /* in doubt, recorded as sent (--settle-in-doubt) */
-	size_t codes_verified;               /* users the API says are verified: no code */
-	size_t requests;                     /* HTTP attempts made */
-	size_t retries;
-	size_t rate_limited;                 /* 429 answers */
-	size_t in_flight;                    /* now (for progress) */
-	size_t done;                         /* rows written to results */
-	size_t total;                        /* rows to handle (known after validation) */
-	size_t invalid_rows;                 /* found by validation */
-	uint32_t latency_hist[IMPORT_LAT_BUCKETS]; /* per request, see import_latency_ms */
-	double elapsed_s;
-	int signal;                          /* signal that stopped the run */
-	char abort_reason[512];
-	long long input_appended;            /* bytes appended to the input during the run */
-	bool results_written;                /* the results file is complete */
-};
-
-struct import_opts {
-	const struct config *cfg;
-	const char *input_path;
-	const char *results_path;
-	const char *state_path;     /* ledger file, NULL = --no-state */
-	const char *client_id;      /* secrets: borrowed, never logged */
-	const char *api_key;
-	const char *app_id;         /* Api-App-Id header or NULL */
-	bool dry_run;
-	bool resend_in_doubt;
-	bool settle_in_doubt;       /* record in-doubt codes as sent, without sending */
-	long max_invalid;           /* -1 = no limit */
-	long max_failures;          /* -1 = no limit */
-	/* Set asynchronously to a signal number to stop the run gracefully. */
-	volatile sig_atomic_t *stop;
-	/* Set asynchronously (a later second signal): stop at once, in-flight
-	 * requests abandoned (sends among them in doubt), outputs still written. */
-	volatile sig_atomic_t *abandon;
-	/* Optional: checked while the run goes on; < 0 (err set) when a local
-	 * output of the caller's (the log file) failed: the run stops as after
-	 * any local failure. */
-	int (*check)(void *ctx, struct err *err);
-	unsigned shard_k, shard_n;  /* --shard K/N; shard_n == 0: every row */
-	/* Optional: every event (no credentials ever). */
-	void (*log)(void *ctx, const struct import_event *ev);
-	bool log_requests;          /* IMPORT_EV_REQUEST events wanted too */
-	/* Optional: called at most every 100 ms with the running figures. */
-	void (*progress)(void *ctx, const struct import_stats *st);
-	void *ctx;
-	/* Optional clock (milliseconds, monotonic); NULL = CLOCK_MONOTONIC. */
-	int64_t (*now_ms)(void *ctx);
-	uint64_t seed;              /* jitter randomness; 0 = from time and pid */
-};
-
-struct http_opts;
-
-/* The HTTP engine settings of a run (credentials, timeouts, concurrency),
- * for import_run and the follow-up commands alike. */
-void import_http_opts(const struct import_opts *o, struct http_opts *out);
-
-/* The engine settings of a run (retry policy, rate, signals, clock). */
-void import_engine_opts(const struct import_opts *o, struct engine_opts *out);
-
-/* The engine's request figures into st (requests, retries, 429s, latency,
- * signal, abort reason). */
-void import_take_figures(const struct engine *e, struct import_stats *st);
-
-/* The p-th percentile (0..100) of request latency in milliseconds, or -1
- * when no request was made. */
-double import_latency_ms(const struct import_stats *st, double p);
+#include "run.h"
 
 /*
  * Runs an import. Returns an enum import_result; *st holds the figures

@@ -20,8 +20,8 @@ static bool accepted(const char *status)
 	       strcmp(status, "valid") == 0;
 }
 
-long rejects_write(const char *input_path, const char *results_path,
-		   const char *out_path, struct err *err)
+long rejects_write(const char *input_path, const struct reader_opts *input_opts,
+		   const char *results_path, const char *out_path, struct err *err)
 {
 	struct reader *in = NULL, *res = NULL;
 	struct results *out = NULL;
@@ -32,7 +32,8 @@ long rejects_write(const char *input_path, const char *results_path,
 	long written = -1, count = 0;
 	struct reader_row rr, ir;
 
-	if (reader_open(&in, input_path, err) < 0 || reader_open(&res, results_path, err) < 0)
+	if (reader_open_opts(&in, input_path, input_opts, err) < 0 ||
+	    reader_open(&res, results_path, err) < 0)
 		goto done;
 	c_row = reader_find_column(res, "row");
 	c_status = reader_find_column(res, "status");

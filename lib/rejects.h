@@ -8,6 +8,7 @@
 #define DOTS_REJECTS_H
 
 #include "err.h"
+#include "reader.h"
 
 /*
  * Reads the finished results file and the input side by side (both are in
@@ -15,7 +16,7 @@
  * Memory stays bounded by one record of each. Returns the number of rows
  * written, or -1 with err set.
  */
-long rejects_write(const char *input_path, const char *results_path,
-		   const char *out_path, struct err *err);
+long rejects_write(const char *input_path, const struct reader_opts *input_opts,
+		   const char *results_path, const char *out_path, struct err *err);
 
 #endif

@@ -86,7 +86,9 @@ int scan_open(struct scan *s, const struct scan_opts *o, struct err *err)
 	s->rules.default_country_code = o->default_country_code;
 	s->shard_k = o->shard_k;
 	s->shard_n = o->shard_n;
-	if (reader_open(&s->rd, o->path, err) < 0 ||
+	struct reader_opts ro = {o->delimiter, o->encoding};
+
+	if (reader_open_opts(&s->rd, o->path, &ro, err) < 0 ||
 	    reader_map_columns(s->rd, o->columns, s->col, err) < 0 || pass1(s, err) < 0)
 		return -1;
 	/* pass 2 reads exactly the bytes validated, or stops */

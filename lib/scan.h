@@ -25,6 +25,8 @@ struct scan_opts {
 	const char *const *columns;   /* config columns: API field -> header, or NULL */
 	const char *default_country_code; /* for a `phone` column, or NULL */
 	unsigned shard_k, shard_n;    /* --shard K/N; shard_n 0 = every row */
+	char delimiter;               /* forced field delimiter, 0 = detect */
+	const char *encoding;         /* iconv name, NULL = UTF-8 (BOM-detected UTF-16) */
 };
 
 struct scan {

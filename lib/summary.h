@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "err.h"
-#include "import.h"
+#include "run.h"
 
 struct summary_info {
 	const char *command;      /* "import", "send-verification", "verify" */

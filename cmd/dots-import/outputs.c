@@ -48,7 +48,8 @@ int outputs_write(const struct options *o, struct report *rep, const struct impo
 
 	err_init(&err);
 	if (ran && o->rejects && o->command == CMD_IMPORT) {
-		long n = rejects_write(o->input, o->output, o->rejects, &err);
+		struct reader_opts ro = {o->cfg.delimiter, o->cfg.encoding};
+		long n = rejects_write(o->input, &ro, o->output, o->rejects, &err);
 
 		if (n < 0) {
 			fprintf(stderr, "dots-import: error: rejects: %s\n", err.msg);
