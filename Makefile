@@ -9,7 +9,7 @@ BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 BUILD     ?= build
 CFLAGS    ?= -O2 -g
-PKGS      := libcurl jansson yaml-0.1 sqlite3 libmicrohttpd
+PKGS      := libcurl jansson yaml-0.1 sqlite3 libmicrohttpd zlib
 
 WARN      := -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wvla
 DEFS      := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DDOTS_VERSION='"$(VERSION)"'
@@ -61,8 +61,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)
 
+# lint first (its lines come before the tests'); a lint problem fails the
+# target after the tests ran, so "N passed, N failed" stays the last line.
 check: all $(UNIT_BIN)
-	@sh tests/run.sh $(BUILD)
+	@lint=0; sh scripts/lint.sh || lint=1; \
+	sh tests/run.sh $(BUILD) && exit $$lint
 
 unit: all $(UNIT_BIN)
 	@sh tests/run.sh $(BUILD) unit

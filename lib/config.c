@@ -15,6 +15,7 @@
 
 #include <yaml.h>
 
+#include "decode.h"
 #include "num.h"
 
 #include "banned.h"
@@ -30,6 +31,8 @@ enum key_type {
 	KEY_NUMBER, /* finite decimal number in [min, max] */
 	KEY_BOOL,   /* true/false/yes/no/on/off, any case */
 	KEY_CC,	    /* calling code: 1-3 digits, a leading '+' is dropped */
+	KEY_DELIM,  /* field delimiter: , ; | tab, stored as a char */
+	KEY_ENCODING, /* an encoding iconv knows, stored as a heap copy */
 	KEY_REJECT, /* a key we refuse with a fixed reason (secrets) */
 };
 
@@ -77,6 +80,8 @@ static const struct key_spec keys[] = {
 	 .def_str = "dots-import.db"},
 	{.name = "import.default_country_code", .type = KEY_CC,
 	 .offset = OFF(default_country_code)},
+	{.name = "import.delimiter", .type = KEY_DELIM, .offset = OFF(delimiter)},
+	{.name = "import.encoding", .type = KEY_ENCODING, .offset = OFF(encoding)},
 	{.name = "retry.max_attempts", .type = KEY_LONG,
 	 .offset = OFF(max_attempts), .min = 1, .max = 100, .def_num = 5},
 	{.name = "retry.base_delay_ms", .type = KEY_LONG,
@@ -116,7 +121,20 @@ static void *field_ptr(struct config *c, size_t offset)
 
 static int is_string_key(const struct key_spec *k)
 {
-	return k->type == KEY_STRING || k->type == KEY_CC;
+	return k->type == KEY_STRING || k->type == KEY_CC || k->type == KEY_ENCODING;
+}
+
+int config_parse_delimiter(const char *s, char *out)
+{
+	if (!strcmp(s, ",") || !strcmp(s, ";") || !strcmp(s, "|") || !strcmp(s, "\t")) {
+		*out = s[0];
+		return 0;
+	}
+	if (!strcasecmp(s, "tab")) {
+		*out = '\t';
+		return 0;
+	}
+	return -1;
 }
 
 int config_set_string(char **field, const char *value)
@@ -145,6 +163,7 @@ void config_init(struct config *c)
 		switch (k->type) {
 		case KEY_STRING:
 		case KEY_CC:
+		case KEY_ENCODING:
 			/* On out-of-memory the default stays NULL; callers
 			 * treat a NULL base_url/state as fatal. */
 			if (k->def_str)
@@ -158,6 +177,9 @@ void config_init(struct config *c)
 			break;
 		case KEY_BOOL:
 			*(bool *)p = k->def_num != 0;
+			break;
+		case KEY_DELIM:
+			*(char *)p = '\0';
 			break;
 		case KEY_REJECT:
 			break;
@@ -327,6 +349,15 @@ static int type_error(struct loader *ld, const struct key_spec *k,
 		snprintf(want, sizeof(want),
 			 "expected a calling code of 1 to 3 digits");
 		break;
+	case KEY_DELIM:
+		snprintf(want, sizeof(want),
+			 "expected \",\", \";\", \"|\" or tab");
+		break;
+	case KEY_ENCODING:
+		snprintf(want, sizeof(want),
+			 "expected an encoding iconv knows (windows-1252, latin1, "
+			 "UTF-16LE, ...)");
+		break;
 	default:
 		snprintf(want, sizeof(want), "expected a string");
 		break;
@@ -431,6 +462,19 @@ static int apply(struct loader *ld, const struct key_spec *k, const char *name,
 		if (config_set_string(p, digits) < 0)
 			return err_set(ld->err, "%s: out of memory", ld->path);
 		return 0;
+	case KEY_DELIM:
+		if (config_parse_delimiter(v, (char *)p) < 0)
+			return type_error(ld, k, name, line);
+		return 0;
+	case KEY_ENCODING: {
+		struct err e;
+
+		if (decode_check_encoding(v, name, &e) < 0)
+			return type_error(ld, k, name, line);
+		if (config_set_string(p, v) < 0)
+			return err_set(ld->err, "%s: out of memory", ld->path);
+		return 0;
+	}
 	case KEY_LONG:
 		if (num_parse_long(v, k->min, k->max, &l) < 0)
 			return type_error(ld, k, name, line);

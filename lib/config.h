@@ -30,6 +30,8 @@ struct config {
 	bool send_verification;  /* default true */
 	char *state;             /* ledger path, default "dots-import.db" */
 	char *default_country_code; /* for "phone" values without + / 00 */
+	char delimiter;          /* input field delimiter: , ; \t |, 0 = detect */
+	char *encoding;          /* input encoding (iconv name), NULL = UTF-8 */
 	/* retry: */
 	long max_attempts;       /* 1..100, default 5 */
 	long base_delay_ms;      /* 1..600000, default 250 */
@@ -52,6 +54,13 @@ void config_init(struct config *c);
  * On failure c is left unchanged (and must still be released).
  */
 int config_load(struct config *c, const char *path, struct err *err);
+
+/*
+ * Parses a delimiter as written in the config or on the command line:
+ * "," ";" "|" "tab" (any case) or a literal tab. Returns 0 with *out set,
+ * or -1 (the caller says where).
+ */
+int config_parse_delimiter(const char *s, char *out);
 
 /* Replaces a string field (frees the old value). Returns 0 or -1 on OOM. */
 int config_set_string(char **field, const char *value);

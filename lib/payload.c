@@ -104,7 +104,9 @@ char *payload_create_user(const struct user *u, size_t *len, struct err *err)
 	    set_str(obj, "phone_number", u->phone_number, err) < 0 ||
 	    set_str(obj, "first_name", u->first_name, err) < 0 ||
 	    set_str(obj, "last_name", u->last_name, err) < 0 ||
-	    (u->username[0] && set_str(obj, "username", u->username, err) < 0))
+	    (u->username[0] && set_str(obj, "username", u->username, err) < 0) ||
+	    (u->date_of_birth[0] &&
+	     set_str(obj, "date_of_birth", u->date_of_birth, err) < 0))
 		goto done;
 	if (u->metadata && u->metadata_len) {
 		json_t *meta = json_loadb(u->metadata, u->metadata_len,

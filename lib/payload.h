@@ -17,7 +17,7 @@
 
 /*
  * The body of POST /v2/users for u: email, country_code, phone_number,
- * first_name, last_name, and username/metadata when given. Metadata that
+ * first_name, last_name, and username/date_of_birth/metadata when given. Metadata that
  * parses as a JSON object is sent as that object, anything else as a string.
  * Returns a malloc'd NUL-terminated string (caller frees) with its length in
  * *len, or NULL with err set.

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #include "banned.h"
 
 #define PHONE_E164_MAX 15    /* digits, calling code included (E.164) */
@@ -75,26 +77,65 @@ static const unsigned short calling_codes[] = {
 #define CALLING_CODE_COUNT (sizeof(calling_codes) / sizeof(calling_codes[0]))
 
 /*
- * How a number written in national form (read with a default calling code)
- * loses its trunk prefix. Codes not listed drop one leading "0". The prefix is
- * dropped only when the digits number national_len (0 = any length).
+ * National (trunk) prefixes: what a number written for dialling inside its
+ * country carries in front of its national significant number ("07700
+ * 900123" in the UK is +44 7700 900123). One row per prefix, longest first
+ * within a code; a code without a row has no trunk prefix, so a leading 0
+ * is part of the number (Italy's 06 ..., Cote d'Ivoire, Congo, Spain,
+ * Greece, Poland, the Nordic plans but Finland and Sweden, ...).
+ *
+ * Taken from libphonenumber's resources/PhoneNumberMetadata.xml (v8.12.57,
+ * as shipped in Debian's python3-phonenumbers): nationalPrefixForParsing of
+ * each code's main region, or nationalPrefix where that is a pattern. Where
+ * the metadata has a regular expression, this is what it means in digits:
+ * the prefix is dropped only when the number, prefix included, has len
+ * digits (0 = any): +1 and +692 "1", +7/+993/+998 "8" before a full number;
+ * Mexico's old 01/02/044/045/1; Lithuania 8 or 0; Belarus 80, 8 or 0.
+ * Carrier-selection codes (Brazil, Colombia, Argentina's 15, Korea) and the
+ * transforms of small plans (Norfolk Island, San Marino, Gabon, the UK and
+ * US dependencies' short local forms) are not applied: such numbers are
+ * taken as written and the length checks decide.
  */
+struct trunk_rule {
+	unsigned short cc;   /* calling code */
+	const char *prefix;  /* the trunk prefix, digits */
+	unsigned char len;   /* digit count incl. the prefix, 0 = any */
+};
+
 /* clang-format off */
-static const struct trunk_rule {
-	const char *cc;      /* calling code */
-	const char *prefix;  /* trunk prefix, "" = a leading 0 is significant */
-	size_t national_len; /* digit count incl. prefix, 0 = any */
-} trunk_rules[] = {
-	{"1", "1", PHONE_NANP_LEN + 1}, /* NANP: 1 415 555 0100 */
-	{"7", "8", 11},                 /* Russia, Kazakhstan: 8 912 ... */
-	{"36", "06", 0},                /* Hungary */
-	{"39", "", 0},                  /* Italy keeps the 0 of 06 ... */
-	{"378", "", 0},                 /* San Marino: 0549 ... */
-	{"379", "", 0},                 /* Vatican (numbers of Italy) */
-	{"225", "", 0},                 /* Cote d'Ivoire: 10 digits since 2021 */
-	{"242", "", 0},                 /* Republic of the Congo: 06 ... */
+static const struct trunk_rule trunk_rules[] = {
+	{1, "1", 11}, {7, "8", 11}, {20, "0", 0}, {27, "0", 0}, {31, "0", 0},
+	{32, "0", 0}, {33, "0", 0}, {36, "06", 0}, {40, "0", 0},
+	{41, "0", 0}, {43, "0", 0}, {44, "0", 0}, {46, "0", 0}, {49, "0", 0},
+	{51, "0", 0}, {52, "044", 13}, {52, "045", 13}, {52, "01", 12},
+	{52, "02", 12}, {52, "1", 11}, {53, "0", 0}, {54, "0", 0},
+	{55, "0", 0}, {57, "0", 0}, {58, "0", 0}, {60, "0", 0}, {61, "0", 0},
+	{62, "0", 0}, {63, "0", 0}, {64, "0", 0}, {66, "0", 0}, {81, "0", 0},
+	{82, "0", 0}, {84, "0", 0}, {86, "0", 0}, {90, "0", 0}, {91, "0", 0},
+	{92, "0", 0}, {93, "0", 0}, {94, "0", 0}, {95, "0", 0}, {98, "0", 0},
+	{211, "0", 0}, {212, "0", 0}, {213, "0", 0}, {218, "0", 0},
+	{231, "0", 0}, {232, "0", 0}, {233, "0", 0}, {234, "0", 0},
+	{243, "0", 0}, {249, "0", 0}, {250, "0", 0}, {251, "0", 0},
+	{252, "0", 0}, {254, "0", 0}, {255, "0", 0}, {256, "0", 0},
+	{260, "0", 0}, {261, "0", 0}, {262, "0", 0}, {263, "0", 0},
+	{264, "0", 0}, {265, "0", 0}, {291, "0", 0}, {353, "0", 0},
+	{355, "0", 0}, {358, "0", 0}, {359, "0", 0}, {370, "8", 9},
+	{370, "0", 9}, {373, "0", 0}, {374, "0", 0}, {375, "80", 11},
+	{375, "8", 10}, {375, "0", 10}, {377, "0", 0}, {380, "0", 0},
+	{381, "0", 0}, {382, "0", 0}, {383, "0", 0}, {385, "0", 0},
+	{386, "0", 0}, {387, "0", 0}, {389, "0", 0}, {421, "0", 0},
+	{423, "0", 0}, {508, "0", 0}, {590, "0", 0}, {591, "0", 0},
+	{593, "0", 0}, {594, "0", 0}, {595, "0", 0}, {596, "0", 0},
+	{598, "0", 0}, {686, "0", 0}, {692, "1", 8}, {850, "0", 0},
+	{855, "0", 0}, {856, "0", 0}, {880, "0", 0}, {886, "0", 0},
+	{961, "0", 0}, {962, "0", 0}, {963, "0", 0}, {964, "0", 0},
+	{966, "0", 0}, {967, "0", 0}, {970, "0", 0}, {971, "0", 0},
+	{972, "0", 0}, {976, "0", 0}, {977, "0", 0}, {993, "8", 9},
+	{994, "0", 0}, {995, "0", 0}, {996, "0", 0}, {998, "8", 10},
 };
 /* clang-format on */
+
+#define TRUNK_RULE_COUNT (sizeof(trunk_rules) / sizeof(trunk_rules[0]))
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -118,15 +159,6 @@ static void trim(const char **s, size_t *n)
 	}
 	while (*n > 0 && is_blank((*s)[*n - 1]))
 		(*n)--;
-}
-
-/* Names a byte for a message: 'E' when printable ASCII, else 0x07. */
-static void char_name(unsigned char c, char out[8])
-{
-	if (c >= 0x20 && c < 0x7f)
-		snprintf(out, 8, "'%c'", c);
-	else
-		snprintf(out, 8, "0x%02X", (unsigned)c);
 }
 
 /* True when the first len (1-3) chars of s are digits forming a code. */
@@ -180,20 +212,33 @@ static bool is_scientific(const char *s, size_t n)
 }
 
 /*
+ * The error for the character at s[0..n): "unexpected character 'x'" or
+ * "unexpected character 0x07" for ASCII and bytes that are not UTF-8,
+ * "invalid character '＋' (U+FF0B)" for a character beyond ASCII.
+ */
+static int bad_char(const char *s, size_t n, struct err *err)
+{
+	char name[UTF8_NAME_MAX];
+	uint32_t cp;
+
+	utf8_char_name((const unsigned char *)s, n, name);
+	if ((unsigned char)s[0] >= 0x80 && utf8_decode((const unsigned char *)s, n, &cp))
+		return err_set(err, "invalid character %s", name);
+	return err_set(err, "unexpected character %s", name);
+}
+
+/*
  * Copies the digits of s[0..n) to out (at most cap - 1 of them, always
- * NUL-terminated; cap >= 1) and counts all of them in *ndigits. When zero_at
- * is given it receives the index of the digit written as "(0)" (the
- * "+44 (0)20 ..." notation), or SIZE_MAX. Errors carry no field name.
+ * NUL-terminated; cap >= 1) and counts all of them in *ndigits. Errors carry
+ * no field name; a character that is not a digit or a separator is named
+ * ("invalid character '＋' (U+FF0B)").
  */
 static int clean(const char *s, size_t n, char *out, size_t cap,
-		 size_t *ndigits, size_t *zero_at, struct err *err)
+		 size_t *ndigits, struct err *err)
 {
-	char name[8];
 	size_t i, k = 0;
 
 	trim(&s, &n);
-	if (zero_at)
-		*zero_at = SIZE_MAX;
 	if (n == 0)
 		return err_set(err, "empty");
 	if (is_scientific(s, n))
@@ -208,13 +253,8 @@ static int clean(const char *s, size_t n, char *out, size_t cap,
 			if (k + 1 < cap)
 				out[k] = s[i];
 			k++;
-		} else if (is_separator(s[i])) {
-			if (zero_at && *zero_at == SIZE_MAX && s[i] == '(' &&
-			    i + 2 < n && s[i + 1] == '0' && s[i + 2] == ')')
-				*zero_at = k;
-		} else {
-			char_name((unsigned char)s[i], name);
-			return err_set(err, "unexpected character %s", name);
+		} else if (!is_separator(s[i])) {
+			return bad_char(s + i, n - i, err);
 		}
 	}
 	out[k + 1 < cap ? k : cap - 1] = '\0';
@@ -230,7 +270,7 @@ int phone_clean_digits(const char *in, char *out, size_t cap, struct err *err)
 
 	if (!in || !out || cap == 0)
 		return err_set(err, "no phone number buffer");
-	if (clean(in, strlen(in), out, cap, &nd, NULL, err) < 0)
+	if (clean(in, strlen(in), out, cap, &nd, err) < 0)
 		return -1;
 	if (nd > cap - 1)
 		return err_set(err, "too long (%zu digits, max %zu)", nd,
@@ -244,7 +284,6 @@ int phone_clean_digits(const char *in, char *out, size_t cap, struct err *err)
  */
 static int parse_cc(const char *s, char out[PHONE_CC_MAX + 1], struct err *err)
 {
-	char name[8];
 	size_t i, n = strlen(s);
 
 	trim(&s, &n);
@@ -257,10 +296,8 @@ static int parse_cc(const char *s, char out[PHONE_CC_MAX + 1], struct err *err)
 			return err_set(err, "no digits after '+'");
 	}
 	for (i = 0; i < n; i++) {
-		if (!is_digit(s[i])) {
-			char_name((unsigned char)s[i], name);
-			return err_set(err, "unexpected character %s", name);
-		}
+		if (!is_digit(s[i]))
+			return bad_char(s + i, n - i, err);
 	}
 	if (n > PHONE_CC_MAX)
 		return err_set(err, "too long (%zu digits, max %d)", n,
@@ -301,49 +338,56 @@ static int check_lengths(const char *field, const char *cc,
 	return 0;
 }
 
+/* The length of the trunk prefix that digits[0..nd) starts with, or 0. */
+static size_t trunk_once(unsigned cc, const char *digits, size_t nd)
+{
+	size_t i, plen;
+
+	for (i = 0; i < TRUNK_RULE_COUNT; i++) {
+		const struct trunk_rule *r = &trunk_rules[i];
+
+		if (r->cc != cc)
+			continue;
+		plen = strlen(r->prefix);
+		if ((r->len == 0 || nd == r->len) && nd > plen &&
+		    strncmp(digits, r->prefix, plen) == 0)
+			return plen;
+	}
+	return 0;
+}
+
+/* A prefix written twice ("00 7700 ...") goes too: what is left never starts
+ * with one, so a normalised number normalises to itself. */
+size_t phone_trunk_len(const char *cc, const char *digits)
+{
+	unsigned v = 0;
+	size_t i, nd = strlen(digits), skip = 0, k;
+
+	for (i = 0; cc[i] && i < PHONE_CC_MAX; i++)
+		v = v * 10 + (unsigned)(cc[i] - '0');
+	while ((k = trunk_once(v, digits + skip, nd - skip)) > 0)
+		skip += k;
+	return skip;
+}
+
 int phone_check(const char *cc_in, const char *number_in, char cc_out[4],
 		char national_out[16], struct err *err)
 {
 	char cc[PHONE_CC_MAX + 1];
 	char digits[PHONE_DIGITS_MAX];
-	size_t nd;
+	size_t nd, skip;
 
 	if (parse_cc(cc_in ? cc_in : "", cc, err) < 0)
 		return err_prefix(err, "country_code");
 	if (clean(number_in ? number_in : "", number_in ? strlen(number_in) : 0,
-		  digits, sizeof(digits), &nd, NULL, err) < 0)
+		  digits, sizeof(digits), &nd, err) < 0)
 		return err_prefix(err, "phone_number");
-	if (check_lengths("phone_number", cc, digits, nd, national_out, err) <
-	    0)
+	skip = nd < sizeof(digits) ? phone_trunk_len(cc, digits) : 0;
+	if (check_lengths("phone_number", cc, digits + skip, nd - skip,
+			  national_out, err) < 0)
 		return -1;
 	memcpy(cc_out, cc, sizeof(cc));
 	return 0;
-}
-
-/* The trunk rule for cc, or NULL when the default (drop one "0") applies. */
-static const struct trunk_rule *trunk_rule_for(const char *cc)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(trunk_rules) / sizeof(trunk_rules[0]); i++)
-		if (strcmp(trunk_rules[i].cc, cc) == 0)
-			return &trunk_rules[i];
-	return NULL;
-}
-
-/* How many leading digits of a national-form number are its trunk prefix. */
-static size_t trunk_len(const char *cc, const char *digits, size_t nd)
-{
-	const struct trunk_rule *r = trunk_rule_for(cc);
-	size_t plen;
-
-	if (!r)
-		return digits[0] == '0' ? 1 : 0;
-	plen = strlen(r->prefix);
-	if (plen == 0 || (r->national_len && nd != r->national_len) ||
-	    nd < plen || strncmp(digits, r->prefix, plen) != 0)
-		return 0;
-	return plen;
 }
 
 int phone_split(const char *in, const char *default_cc, char cc[4],
@@ -353,7 +397,7 @@ int phone_split(const char *in, const char *default_cc, char cc[4],
 	char code[PHONE_CC_MAX + 1];
 	const char *s = in ? in : "";
 	const char *prefix = ""; /* "+" or "00" of an international value */
-	size_t n = strlen(s), nd, zero_at, len, skip;
+	size_t n = strlen(s), nd, len, skip;
 	bool intl;
 
 	trim(&s, &n);
@@ -378,12 +422,12 @@ int phone_split(const char *in, const char *default_cc, char cc[4],
 					  "phone: import.default_country_code");
 	} else {
 		/* Say "scientific notation" rather than "must start with +". */
-		if (clean(s, n, digits, sizeof(digits), &nd, NULL, err) < 0)
+		if (clean(s, n, digits, sizeof(digits), &nd, err) < 0)
 			return err_prefix(err, "phone");
 		return err_set(err, "phone: must start with '+' or '00' (or "
 				    "set import.default_country_code)");
 	}
-	if (clean(s, n, digits, sizeof(digits), &nd, &zero_at, err) < 0)
+	if (clean(s, n, digits, sizeof(digits), &nd, err) < 0)
 		return err_prefix(err, "phone");
 
 	if (intl) {
@@ -400,13 +444,14 @@ int phone_split(const char *in, const char *default_cc, char cc[4],
 			    s);
 		memcpy(code, digits, len);
 		code[len] = '\0';
-		skip = len;
-		/* "+44 (0)20 ...": the bracketed trunk 0 is not dialled from
-		 * abroad, except where the 0 is part of the number (Italy). */
-		if (zero_at == len && !trunk_rule_for(code))
-			skip++;
+		/* "+44 (0)20 ...", "+44 07700 ...": the trunk prefix is not
+		 * dialled from abroad, except where the 0 is part of the
+		 * number (Italy) */
+		skip = len + (nd < sizeof(digits)
+				      ? phone_trunk_len(code, digits + len)
+				      : 0);
 	} else {
-		skip = trunk_len(code, digits, nd);
+		skip = nd < sizeof(digits) ? phone_trunk_len(code, digits) : 0;
 	}
 	if (check_lengths("phone", code, digits + skip, nd - skip, national,
 			  err) < 0)

@@ -4,8 +4,11 @@
  * Reads a file of any size in bounded memory: one record at a time, with
  * its 1-based data row number and the physical line it starts on. Handles
  * a UTF-8 BOM, CRLF, LF and lone CR line ends, quoted fields with commas,
- * quotes and newlines, and skips blank lines. Maps header names to user
- * fields (the README: case and surrounding spaces are ignored).
+ * quotes and newlines, and skips blank lines and rows of empty cells. The
+ * delimiter (, ; tab |) is found in the header line unless forced; gzip and
+ * UTF-16 (by BOM) are read transparently, another encoding on request.
+ * Maps header names to user fields (the README: case and surrounding
+ * spaces are ignored).
  */
 #ifndef DOTS_READER_H
 #define DOTS_READER_H
@@ -40,12 +43,41 @@ struct reader_row {
 	const char *problem;
 };
 
+/* How to read a file; a zeroed struct (or NULL) means: detect. */
+struct reader_opts {
+	/* ',' ';' '\t' '|', or 0: the candidate found most often outside
+	 * quotes in the header line (comma on a tie). */
+	char delimiter;
+	/* iconv name of the file's encoding ("windows-1252"), converted to
+	 * UTF-8; NULL = UTF-8. A BOM wins either way (UTF-16LE/BE files are
+	 * read by theirs). Borrowed during reader_open_opts only. */
+	const char *encoding;
+};
+
 /*
  * Opens path and reads its header record. Fails (returning -1 with err set,
  * nothing allocated) when the file cannot be opened or read, is empty, or
- * its header is not a CSV record. "-" is not accepted: the file is read twice.
+ * its header is not a CSV record, or cannot be decoded. "-" is standard
+ * input, spooled to a private temporary file (0600, unlinked at once, in
+ * $TMPDIR or /tmp) so that it is read twice like a file.
+ *
+ * A file read as UTF-8 (no BOM, no encoding) that turns out not to be UTF-8
+ * at all but reads as Windows-1252 makes the first pass fail once at its
+ * end: reader_next returns -1 with "'x.csv' is not UTF-8 (byte 0xE9 at line
+ * 3); it looks like Windows-1252: use --encoding windows-1252". A UTF-8
+ * file with a few bad bytes reads on: its rows say where.
  */
+int reader_open_opts(struct reader **out, const char *path,
+		     const struct reader_opts *opts, struct err *err);
+
+/* reader_open_opts with every option detected. */
 int reader_open(struct reader **out, const char *path, struct err *err);
+
+/* The field delimiter in use (forced or detected). */
+char reader_delimiter(const struct reader *r);
+
+/* How the file was decoded: "UTF-8", "gzip, UTF-16LE", "windows-1252". */
+const char *reader_encoding(const struct reader *r);
 
 /* Header cells, borrowed while the reader lives. */
 size_t reader_header_count(const struct reader *r);
@@ -54,10 +86,15 @@ const char *reader_header(const struct reader *r, size_t i);
 /*
  * Finds the column of every user field. names[f] is the header name for field
  * f (NULL = user_field_names[f]). Comparison ignores ASCII case and
- * surrounding blanks. col[f] is set to the column index or -1. Fails when a
- * required column is missing (email, first_name, last_name, and either
- * country_code + phone_number or phone), naming it, or when a mapped name
- * appears twice in the header.
+ * surrounding blanks. col[f] is set to the column index or -1. An explicit
+ * name wins: a header it names is not taken by another field's built-in
+ * name, and an explicit "phone" (with no explicit country_code or
+ * phone_number) leaves the built-in pair unmapped. Fails when a required
+ * column is missing (email, first_name, last_name, and either country_code
+ * + phone_number or phone), naming it with the header as read and the
+ * closest header name: missing required column "email" (header:
+ * "E-mail;Name;Phone"; closest: "E-mail"); or when a mapped name appears
+ * twice in the header.
  */
 int reader_map_columns(const struct reader *r, const char *const names[USER_FIELD_COUNT],
 		       int col[USER_FIELD_COUNT], struct err *err);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "phone.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -23,6 +24,7 @@
 const char *const user_field_names[USER_FIELD_COUNT] = {
 	"email",    "country_code", "phone_number", "first_name",
 	"last_name", "username",    "metadata",     "phone",
+	"date_of_birth",
 };
 /* clang-format on */
 
@@ -78,15 +80,6 @@ static struct cell get_cell(const struct user_input *in, enum user_field f)
 	return c;
 }
 
-/* Names a byte for a message: 'E' when printable ASCII, else 0x07. */
-static void char_name(unsigned char c, char out[8])
-{
-	if (c >= 0x20 && c < 0x7f)
-		snprintf(out, 8, "'%c'", c);
-	else
-		snprintf(out, 8, "0x%02X", (unsigned)c);
-}
-
 /* The printf precision and suffix that quote at most QUOTE_MAX bytes. */
 static int quote_len(size_t n) { return (int)(n < QUOTE_MAX ? n : QUOTE_MAX); }
 
@@ -100,7 +93,7 @@ static bool is_atext(char c)
 
 static int check_local(const char *p, size_t n, struct err *err)
 {
-	char name[8];
+	char name[UTF8_NAME_MAX];
 	size_t i;
 
 	if (n == 0)
@@ -121,7 +114,7 @@ static int check_local(const char *p, size_t n, struct err *err)
 				return err_set(err, "email: two dots in a row "
 						    "in local part");
 		} else if (!is_atext(p[i])) {
-			char_name((unsigned char)p[i], name);
+			utf8_char_name((const unsigned char *)p + i, n - i, name);
 			return err_set(err,
 				       "email: invalid character %s in "
 				       "local part",
@@ -133,7 +126,7 @@ static int check_local(const char *p, size_t n, struct err *err)
 
 static int check_domain(const char *p, size_t n, struct err *err)
 {
-	char name[8];
+	char name[UTF8_NAME_MAX];
 	size_t i, start = 0, len;
 	bool dot = false, numeric = true;
 
@@ -141,7 +134,7 @@ static int check_domain(const char *p, size_t n, struct err *err)
 		return err_set(err, "email: nothing after \"@\"");
 	for (i = 0; i < n; i++) {
 		if (!is_alnum(p[i]) && p[i] != '-' && p[i] != '.') {
-			char_name((unsigned char)p[i], name);
+			utf8_char_name((const unsigned char *)p + i, n - i, name);
 			return err_set(err,
 				       "email: invalid character %s in "
 				       "domain",
@@ -225,48 +218,6 @@ static int normalise_email(char out[USER_EMAIL_MAX + 1], struct cell c,
 	return 0;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s[0..n) (Unicode table 3-7:
- * no overlongs, no surrogates, nothing above U+10FFFF), or 0. *cp gets the
- * code point.
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	static const struct {
-		unsigned char lo, hi;	/* lead byte range */
-		unsigned char len;	/* sequence length */
-		unsigned char lo2, hi2; /* allowed second byte */
-	} forms[] = {
-	    {0x00, 0x7F, 1, 0, 0},	 {0xC2, 0xDF, 2, 0x80, 0xBF},
-	    {0xE0, 0xE0, 3, 0xA0, 0xBF}, {0xE1, 0xEC, 3, 0x80, 0xBF},
-	    {0xED, 0xED, 3, 0x80, 0x9F}, {0xEE, 0xEF, 3, 0x80, 0xBF},
-	    {0xF0, 0xF0, 4, 0x90, 0xBF}, {0xF1, 0xF3, 4, 0x80, 0xBF},
-	    {0xF4, 0xF4, 4, 0x80, 0x8F},
-	};
-	static const unsigned char lead_mask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
-	size_t f, i, len;
-	uint32_t v;
-
-	for (f = 0; f < sizeof(forms) / sizeof(forms[0]); f++)
-		if (s[0] >= forms[f].lo && s[0] <= forms[f].hi)
-			break;
-	if (f == sizeof(forms) / sizeof(forms[0]))
-		return 0;
-	len = forms[f].len;
-	if (len > n)
-		return 0;
-	if (len > 1 && (s[1] < forms[f].lo2 || s[1] > forms[f].hi2))
-		return 0;
-	v = s[0] & lead_mask[len];
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	*cp = v;
-	return len;
-}
-
 static bool is_control(uint32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
@@ -318,7 +269,7 @@ static int normalise_name(char out[USER_NAME_MAX_BYTES + 1], enum user_field f,
 	}
 	if (check_text(field, c, false, USER_NAME_MAX_CHARS, err) < 0)
 		return -1;
-	/* <= 100 code points of <= 4 bytes each fit USER_NAME_MAX_BYTES. */
+	/* <= 50 code points of <= 4 bytes each fit USER_NAME_MAX_BYTES. */
 	memcpy(out, c.p, c.n);
 	out[c.n] = '\0';
 	return 0;
@@ -339,6 +290,46 @@ static int normalise_metadata(struct user *u, struct cell c, struct err *err)
 		return -1;
 	u->metadata = c.p;
 	u->metadata_len = c.n;
+	return 0;
+}
+
+static bool is_leap(unsigned y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* date_of_birth: optional; YYYY-MM-DD, a real Gregorian date, year >= 1000. */
+static int normalise_dob(char out[11], struct cell c, struct err *err)
+{
+	static const unsigned char mdays[12] = {31, 29, 31, 30, 31, 30,
+						31, 31, 30, 31, 30, 31};
+	unsigned y = 0, m = 0, d = 0;
+	size_t i;
+
+	out[0] = '\0';
+	if (c.n == 0)
+		return 0;
+	for (i = 0; i < c.n && c.n == 10; i++) {
+		bool dash = i == 4 || i == 7;
+
+		if (dash ? c.p[i] != '-' : (c.p[i] < '0' || c.p[i] > '9'))
+			break;
+	}
+	if (c.n != 10 || i != 10) {
+		if (check_text("date_of_birth", c, false, 0, err) < 0)
+			return -1;
+		return err_set(err, "date_of_birth: expected YYYY-MM-DD, got \"%.*s%s\"",
+			       quote_len(c.n), c.p, quote_more(c.n));
+	}
+	for (i = 0; i < 4; i++)
+		y = y * 10 + (unsigned)(c.p[i] - '0');
+	m = (unsigned)(c.p[5] - '0') * 10 + (unsigned)(c.p[6] - '0');
+	d = (unsigned)(c.p[8] - '0') * 10 + (unsigned)(c.p[9] - '0');
+	if (y < 1000 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && !is_leap(y)))
+		return err_set(err, "date_of_birth: %.10s is not a real date", c.p);
+	memcpy(out, c.p, 10);
+	out[10] = '\0';
 	return 0;
 }
 
@@ -407,6 +398,7 @@ int user_normalise(struct user *u, const struct user_input *in,
 			   false, err) < 0 ||
 	    normalise_name(u->username, USER_USERNAME, cells[USER_USERNAME],
 			   true, err) < 0 ||
+	    normalise_dob(u->date_of_birth, cells[USER_DATE_OF_BIRTH], err) < 0 ||
 	    normalise_metadata(u, cells[USER_METADATA], err) < 0)
 		return -1;
 	return 0;

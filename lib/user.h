@@ -24,6 +24,7 @@ enum user_field {
 	USER_USERNAME,
 	USER_METADATA,
 	USER_PHONE,
+	USER_DATE_OF_BIRTH, /* optional, YYYY-MM-DD */
 	USER_FIELD_COUNT
 };
 
@@ -31,7 +32,7 @@ enum user_field {
 extern const char *const user_field_names[USER_FIELD_COUNT];
 
 #define USER_EMAIL_MAX 254     /* bytes */
-#define USER_NAME_MAX_CHARS 100 /* code points, for names and username */
+#define USER_NAME_MAX_CHARS 50 /* code points, for names and username (API schema) */
 #define USER_NAME_MAX_BYTES (USER_NAME_MAX_CHARS * 4)
 #define USER_METADATA_MAX 16384 /* bytes */
 
@@ -42,6 +43,7 @@ struct user {
 	char first_name[USER_NAME_MAX_BYTES + 1];
 	char last_name[USER_NAME_MAX_BYTES + 1];
 	char username[USER_NAME_MAX_BYTES + 1]; /* "" = not given */
+	char date_of_birth[11]; /* YYYY-MM-DD, a real date; "" = not given */
 	/* Trimmed metadata text, borrowed from the input (NULL = not given).
 	 * Whether it is a JSON object is decided by the payload module. */
 	const char *metadata;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "decode.h"
 #include "num.h"
 #include "url.h"
 
@@ -40,6 +41,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_METRICS_FILE,
 	OPT_NOTIFY_URL,
+	OPT_DELIMITER,
+	OPT_ENCODING,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +68,8 @@ static const struct option long_opts[] = {
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
 	{"notify-url", required_argument, NULL, OPT_NOTIFY_URL},
+	{"delimiter", required_argument, NULL, OPT_DELIMITER},
+	{"encoding", required_argument, NULL, OPT_ENCODING},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -74,16 +79,22 @@ static const struct option long_opts[] = {
 
 void options_usage(void)
 {
-	fputs("usage: dots-import [OPTIONS] INPUT.csv          import users\n"
+	fputs("usage: dots-import [OPTIONS] INPUT.csv          import users (- = standard input,\n"
+	      "                                                with -o FILE)\n"
 	      "       dots-import send-verification [OPTIONS]  send codes to users created earlier\n"
 	      "       dots-import verify [OPTIONS] TOKENS.csv  submit codes (columns user_id,token)\n"
 	      "       dots-import restore-ledger [OPTIONS] RESULTS.csv...\n"
 	      "                                                rebuild a lost ledger (--state) from\n"
 	      "                                                earlier results files\n"
-	      "\n"
-	      "options (command line > environment > config file > default):\n"
+	      "\n",
+	      stdout);
+	fputs("options (command line > environment > config file > default):\n"
 	      "  -c, --config FILE      YAML config (default ./config.yaml if present)\n"
 	      "  -o, --output FILE      results CSV (default INPUT.results.csv)\n"
+	      "      --delimiter C      input field delimiter: , ; | or tab (default: found\n"
+	      "                         in the header line)\n"
+	      "      --encoding NAME    input encoding, converted to UTF-8 (e.g. windows-1252,\n"
+	      "                         latin1; default UTF-8; UTF-16 and gzip are detected)\n"
 	      "      --base-url URL     API base incl. /api, without /v2 (env DOTS_BASE_URL;\n"
 	      "                         default " CONFIG_DEFAULT_BASE_URL ")\n"
 	      "      --concurrency N    requests in flight, 1..256 (default 8)\n"
@@ -106,8 +117,9 @@ void options_usage(void)
 	      "      --metrics-file FILE  Prometheus textfile metrics (node_exporter)\n"
 	      "      --log-file FILE    one line per run event and per failed row\n"
 	      "      --log-format F     text or json (default text)\n"
-	      "      --notify-url URL   POST the summary JSON there when the run ends\n"
-	      "  -q, --quiet            only errors on stderr\n"
+	      "      --notify-url URL   POST the summary JSON there when the run ends\n",
+	      stdout);
+	fputs("  -q, --quiet            only errors on stderr\n"
 	      "  -v, --verbose          each row that did not succeed on stderr; -v -v: every\n"
 	      "                         request too (never credentials)\n"
 	      "  -h, --help             this text\n"
@@ -138,6 +150,8 @@ void options_usage(void)
 struct cli {
 	const char *config;
 	const char *base_url, *state, *ca_cert;
+	const char *encoding;
+	char delimiter;
 	long concurrency, max_attempts;
 	double rate;
 	bool set_concurrency, set_rate, set_max_attempts, no_verification;
@@ -231,6 +245,16 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 				return err_set(err, "out of memory");
 			if (url_check(o->notify_url, "--notify-url", err) < 0)
 				return -1;
+			break;
+		case OPT_DELIMITER:
+			if (config_parse_delimiter(optarg, &c->delimiter) < 0)
+				return err_set(err, "--delimiter: expected , ; | or tab, got '%s'",
+					       optarg);
+			break;
+		case OPT_ENCODING:
+			if (decode_check_encoding(optarg, "--encoding", err) < 0)
+				return -1;
+			c->encoding = optarg;
 			break;
 		case OPT_SHARD:
 			if (parse_shard(o, optarg, err) < 0)
@@ -338,6 +362,10 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 		return err_set(err, "out of memory");
 	if (c->ca_cert && config_set_string(&cfg->ca_cert, c->ca_cert) < 0)
 		return err_set(err, "out of memory");
+	if (c->encoding && config_set_string(&cfg->encoding, c->encoding) < 0)
+		return err_set(err, "out of memory");
+	if (c->delimiter)
+		cfg->delimiter = c->delimiter;
 	if (c->set_concurrency)
 		cfg->concurrency = c->concurrency;
 	if (c->set_rate)
@@ -436,6 +464,11 @@ int options_parse(struct options *o, int argc, char **argv, struct err *err)
 	}
 	if (nargs == 1 && o->command != CMD_RESTORE_LEDGER)
 		o->input = argv[optind];
+	if (o->input && strcmp(o->input, "-") == 0 && !o->output)
+		return err_set(err, "reading standard input (-) needs -o FILE for the results");
+	if (o->input && strcmp(o->input, "-") == 0 && o->rejects)
+		return err_set(err, "--rejects reads the input again: give it a file, "
+				    "not standard input (-)");
 	if (o->resend_in_doubt && o->settle_in_doubt)
 		return err_set(err, "--resend-in-doubt and --settle-in-doubt exclude each other");
 	if (c.config) {

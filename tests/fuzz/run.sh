@@ -37,23 +37,23 @@ fi
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS_F="-std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wvla -g -O1
  -fno-omit-frame-pointer $SAN -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
- -DDOTS_VERSION=\"fuzz\" -Ilib $(pkg-config --cflags libcurl jansson yaml-0.1 sqlite3)"
-LIBS_F="$(pkg-config --libs libcurl jansson yaml-0.1 sqlite3) -lcsv -lm"
+ -DDOTS_VERSION=\"fuzz\" -Ilib $(pkg-config --cflags libcurl jansson yaml-0.1 sqlite3 zlib)"
+LIBS_F="$(pkg-config --libs libcurl jansson yaml-0.1 sqlite3 zlib) -lcsv -lm"
 
 # lib/ sources per target; the reader target lowers the reader's limits so
 # that small inputs cross record, field-count and read-chunk limits.
 srcs() {
 	case $1 in
-	fuzz_reader) echo "err num phone user payload reader" ;;
-	fuzz_phone) echo "err phone" ;;
-	fuzz_config) echo "err num phone user config" ;;
+	fuzz_reader) echo "err num utf8 phone user payload gunzip decode reader" ;;
+	fuzz_phone) echo "err utf8 phone" ;;
+	fuzz_config) echo "err num utf8 phone user gunzip decode config" ;;
 	fuzz_payload) echo "err payload" ;;
 	*) return 1 ;;
 	esac
 }
 defs() {
 	case $1 in
-	fuzz_reader) echo "-DREADER_MAX_RECORD=1024 -DREADER_MAX_FIELDS=32 -DREAD_CHUNK=61" ;;
+	fuzz_reader) echo "-DREADER_MAX_RECORD=1024 -DREADER_MAX_FIELDS=32 -DREAD_CHUNK=61 -DDECODE_BUF=67" ;;
 	*) echo "" ;;
 	esac
 }

@@ -141,6 +141,18 @@ static const struct bad_case bad_cases[] = {
      ":2: import.default_country_code: expected a calling code of 1 to 3 "
      "digits, got \"4a\"",
      0, NULL},
+    {"delimiter_word", "import:\n  delimiter: comma\n", 0,
+     ":2: import.delimiter: expected \",\", \";\", \"|\" or tab, got \"comma\"",
+     0, NULL},
+    {"delimiter_two_chars", "\n\nimport:\n  delimiter: ';;'\n", 0,
+     ":4: import.delimiter: expected \",\", \";\", \"|\" or tab, got \";;\"",
+     0, NULL},
+    {"encoding_unknown", "import:\n  encoding: klingon-8\n", 0,
+     ":2: import.encoding: expected an encoding iconv knows (windows-1252, "
+     "latin1, UTF-16LE, ...), got \"klingon-8\"",
+     0, NULL},
+    {"encoding_with_suffix", "import:\n  encoding: latin1//IGNORE\n", 0,
+     ":2: import.encoding: expected an encoding iconv knows", 1, NULL},
     {"string_got_mapping", "api:\n  base_url: {a: b}\n", 0,
      ":2: api.base_url: expected a string, got a mapping", 0, NULL},
     {"string_got_list", "import:\n  state: [a, b]\n", 0,
@@ -363,6 +375,8 @@ static void test_full_file(void **state)
 				   "  send_verification: false\n"
 				   "  state: /var/lib/dots/state.db\n"
 				   "  default_country_code: '+44'\n"
+				   "  delimiter: tab\n"
+				   "  encoding: windows-1252\n"
 				   "retry:\n"
 				   "  max_attempts: 100\n"
 				   "  base_delay_ms: 1\n"
@@ -375,10 +389,11 @@ static void test_full_file(void **state)
 				   "  last_name: Family name\n"
 				   "  username: Login\n"
 				   "  metadata: Extra\n"
-				   "  phone: Phone (intl)\n";
+				   "  phone: Phone (intl)\n"
+				   "  date_of_birth: Born\n";
 	static const char *const want_cols[USER_FIELD_COUNT] = {
 	    "E-Mail",	   "CC",    "Mobile", "Given name",
-	    "Family name", "Login", "Extra",  "Phone (intl)"};
+	    "Family name", "Login", "Extra",  "Phone (intl)", "Born"};
 	struct config c;
 	struct err err;
 	size_t i;
@@ -397,6 +412,8 @@ static void test_full_file(void **state)
 	assert_false(c.send_verification);
 	assert_string_equal(c.state, "/var/lib/dots/state.db");
 	assert_string_equal(c.default_country_code, "44");
+	assert_int_equal(c.delimiter, '\t');
+	assert_string_equal(c.encoding, "windows-1252");
 	assert_int_equal(c.max_attempts, 100);
 	assert_int_equal(c.base_delay_ms, 1);
 	assert_int_equal(c.max_delay_ms, 1);

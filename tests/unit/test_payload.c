@@ -97,6 +97,24 @@ static void test_create_body_omits_empty_username(void **state)
 	json_decref(root);
 }
 
+static void test_create_body_sends_date_of_birth(void **state)
+{
+	struct user u;
+	json_t *root;
+
+	(void)state;
+	fill_user(&u, "", NULL);
+	snprintf(u.date_of_birth, sizeof(u.date_of_birth), "%s", "2000-02-29");
+	root = create_body(&u);
+	assert_int_equal(json_object_size(root), 6);
+	assert_member(root, "date_of_birth", "2000-02-29");
+	json_decref(root);
+	fill_user(&u, "", NULL); /* not given: not sent */
+	root = create_body(&u);
+	assert_null(json_object_get(root, "date_of_birth"));
+	json_decref(root);
+}
+
 static void test_create_body_sends_object_metadata_as_object(void **state)
 {
 	struct user u;
@@ -381,6 +399,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_body_has_exactly_the_fields),
 		cmocka_unit_test(test_create_body_omits_empty_username),
+		cmocka_unit_test(test_create_body_sends_date_of_birth),
 		cmocka_unit_test(test_create_body_sends_object_metadata_as_object),
 		cmocka_unit_test(test_create_body_sends_other_metadata_as_string),
 		cmocka_unit_test(test_create_body_uses_metadata_len),

@@ -151,7 +151,9 @@ static const struct clean_case clean_cases[] = {
     {"555\r\n0100", 16, NULL, "unexpected character 0x0D"},
     {"555\xc2\xa0"
      "0100",
-     16, NULL, "unexpected character 0xC2"},
+     16, NULL, "invalid character U+00A0"},
+    {"\xef\xbc\x8b" "44 20", 16, NULL, "invalid character '\xef\xbc\x8b' (U+FF0B)"},
+    {"44\xe9", 16, NULL, "unexpected character 0xE9"},
     {"ext 12", 16, NULL, "unexpected character 'e'"},
 };
 
@@ -252,8 +254,9 @@ static const struct split_case split_cases[] = {
      "phone: \"+42\" does not start with an ITU calling code"},
     {"+1 415 555 010", NULL, NULL, NULL,
      "phone: 9 digits, expected 10 for country code 1"},
-    {"+1 1 415 555 0100", NULL, NULL, NULL,
-     "phone: 11 digits, expected 10 for country code 1"},
+    {"+1 1 415 555 0100", NULL, "1", "4155550100", NULL},
+    {"+1 11 415 555 0100", NULL, NULL, NULL,
+     "phone: 12 digits, expected 10 for country code 1"},
     {"+49 1234 5678 9012 3456", NULL, NULL, NULL,
      "phone: too long (18 digits with the country code, max 15)"},
     {"+44 123", NULL, NULL, NULL, "phone: too short (3 digits, min 4)"},
@@ -301,14 +304,14 @@ static const struct check_case check_cases[] = {
     {"1", "(415) 555-0100", "1", "4155550100", NULL},
     {"+1", "415.555.0100", "1", "4155550100", NULL},
     {" +44 ", "20 7946 0958", "44", "2079460958", NULL},
-    {"44", "020 7946 0958", "44", "02079460958", NULL},
+    {"44", "020 7946 0958", "44", "2079460958", NULL},
     {"7", "912 345-67-89", "7", "9123456789", NULL},
     {"683", "1234", "683", "1234", NULL},
     {"49", "123456789012", "49", "123456789012", NULL},
     {"998", "901234567890", "998", "901234567890", NULL},
     {"1", "415 555 010", NULL, NULL,
      "phone_number: 9 digits, expected 10 for country code 1"},
-    {"1", "1 415 555 0100", NULL, NULL,
+    {"1", "2 415 555 0100", NULL, NULL,
      "phone_number: 11 digits, expected 10 for country code 1"},
     {"49", "1234567890123456", NULL, NULL,
      "phone_number: too long (18 digits with the country code, max 15)"},
@@ -368,6 +371,92 @@ static void test_check(void **state)
 }
 
 /* Every assigned code splits back out of "+<code> <7 digits>". */
+/* ---- trunk prefixes, per country (libphonenumber's metadata) ---------- */
+
+struct trunk_case {
+	const char *cc, *number; /* split columns, as people write them */
+	const char *national;    /* expected national significant number */
+};
+
+/* clang-format off */
+static const struct trunk_case trunk_cases[] = {
+	{"44", "07700 900123", "7700900123"},   /* UK */
+	{"44", "7700 900123", "7700900123"},
+	{"49", "0151 23456789", "15123456789"}, /* Germany */
+	{"33", "06 12 34 56 78", "612345678"},  /* France */
+	{"61", "0412 345 678", "412345678"},    /* Australia */
+	{"64", "021 123 4567", "211234567"},    /* New Zealand */
+	{"81", "090-1234-5678", "9012345678"},  /* Japan */
+	{"31", "06 12345678", "612345678"},     /* Netherlands */
+	{"353", "085 123 4567", "851234567"},   /* Ireland */
+	{"91", "098765 43210", "9876543210"},   /* India */
+	{"39", "06 6982 1234", "0669821234"},   /* Italy: the 0 is the number's */
+	{"39", "333 123 4567", "3331234567"},
+	{"34", "612 34 56 78", "612345678"},    /* Spain: no trunk prefix */
+	{"48", "0123 456 789", "0123456789"},   /* Poland: none since 2009 */
+	{"45", "0123 4567", "01234567"},        /* Denmark: none */
+	{"225", "07 07 12 34 56", "0707123456"}, /* Cote d'Ivoire: none */
+	{"7", "8 912 345-67-89", "9123456789"}, /* Russia: 8 */
+	{"7", "912 345-67-89", "9123456789"},
+	{"7", "8 91 234", "891234"},            /* 8 not before a full number */
+	{"36", "06 30 123 4567", "301234567"},  /* Hungary: 06 */
+	{"36", "30 123 4567", "301234567"},
+	{"1", "1 415 555 0100", "4155550100"},  /* NANP: 1 */
+	{"998", "8 90 123 45 67", "901234567"}, /* Uzbekistan: 8 before 9 */
+	{"998", "88 123 4567", "881234567"},    /* ... but 88 is a number */
+	{"375", "8 029 123 45 67", "291234567"}, /* Belarus: 80 */
+	{"375", "029 123 45 67", "291234567"},
+	{"370", "8 612 34567", "61234567"},     /* Lithuania: 8 */
+	{"52", "044 55 1234 5678", "5512345678"}, /* Mexico, old mobile */
+	{"52", "01 55 1234 5678", "5512345678"},
+	{"52", "55 1234 5678", "5512345678"},
+};
+/* clang-format on */
+
+static void test_trunk_prefixes(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(trunk_cases) / sizeof(trunk_cases[0]); i++) {
+		const struct trunk_case *c = &trunk_cases[i];
+		char cc[4], national[16], intl[64];
+		struct err e;
+
+		err_init(&e);
+		if (phone_check(c->cc, c->number, cc, national, &e) < 0)
+			fail_msg("check %s/%s: %s", c->cc, c->number, e.msg);
+		if (strcmp(cc, c->cc) != 0 || strcmp(national, c->national) != 0)
+			fail_msg("check %s/%s: %s/%s, want %s", c->cc, c->number, cc,
+				 national, c->national);
+		/* the single column, national form with a default code */
+		if (phone_split(c->number, c->cc, cc, national, &e) < 0 ||
+		    strcmp(national, c->national) != 0)
+			fail_msg("split %s with default %s: %s (%s)", c->number, c->cc,
+				 national, e.msg);
+		/* and international form: the same number */
+		snprintf(intl, sizeof(intl), "+%s %s", c->cc, c->number);
+		if (phone_split(intl, NULL, cc, national, &e) < 0 ||
+		    strcmp(national, c->national) != 0)
+			fail_msg("split %s: %s (%s)", intl, national, e.msg);
+	}
+}
+
+static void test_trunk_len(void **state)
+{
+	(void)state;
+	assert_int_equal(phone_trunk_len("44", "07700900123"), 1);
+	assert_int_equal(phone_trunk_len("44", "7700900123"), 0);
+	assert_int_equal(phone_trunk_len("39", "0612345678"), 0);
+	assert_int_equal(phone_trunk_len("36", "06301234567"), 2);
+	assert_int_equal(phone_trunk_len("7", "89123456789"), 1);
+	assert_int_equal(phone_trunk_len("7", "8912345678"), 0);
+	assert_int_equal(phone_trunk_len("44", "0"), 0); /* never all of it */
+	/* written twice: both go, so a normalised number is a fixed point
+	 * (in the single column "00 ..." is the international prefix) */
+	assert_int_equal(phone_trunk_len("44", "007700900123"), 2);
+	assert_int_equal(phone_trunk_len("36", "06067700900"), 4);
+	assert_int_equal(phone_trunk_len("999", "0123"), 0);
+}
+
 static void test_split_finds_every_code(void **state)
 {
 	char in[32], cc[4], national[16];
@@ -399,6 +488,8 @@ int main(void)
 	    cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_split_finds_every_code),
+	    cmocka_unit_test(test_trunk_prefixes),
+	    cmocka_unit_test(test_trunk_len),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

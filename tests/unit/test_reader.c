@@ -116,8 +116,8 @@ static const struct read_case read_cases[] = {
 	 {{4, "1|2", NULL}, {6, "3|4", NULL}}, 2},
 	{"blank lines before header", "\n\r\n  \na,b\n1,2\n", 2,
 	 {{5, "1|2", NULL}}, 1},
-	{"empty cells", "a,b\n,\n\"\",\"\"\n", 2,
-	 {{2, "|", NULL}, {3, "|", NULL}}, 2},
+	{"rows of empty cells are skipped", "a,b\n,\n\"\",\"\"\n , \n1,2\n", 2,
+	 {{5, "1|2", NULL}}, 1},
 	{"too few fields", "a,b,c\n1,2\n1\n1,2,3\n", 3,
 	 {{2, "1|2", "2 fields, the header has 3"},
 	  {3, "1", "1 field, the header has 3"},
@@ -481,7 +481,7 @@ struct map_case {
 	const char *header;
 	const char *names[USER_FIELD_COUNT];
 	int rc;
-	/* email, cc, number, first, last, username, metadata, phone */
+	/* email, cc, number, first, last, username, metadata, phone, dob */
 	int col[USER_FIELD_COUNT];
 	const char *error; /* after "'<path>': " */
 };
@@ -489,21 +489,21 @@ struct map_case {
 /* clang-format off */
 static const struct map_case map_cases[] = {
 	{"defaults", "email,country_code,phone_number,first_name,last_name,username,metadata\n",
-	 {NULL}, 0, {0, 1, 2, 3, 4, 5, 6, -1}, NULL},
+	 {NULL}, 0, {0, 1, 2, 3, 4, 5, 6, -1, -1}, NULL},
 	{"order and unknown columns", "x,last_name,first_name,phone_number,y,country_code,email\n",
-	 {NULL}, 0, {6, 5, 3, 2, 1, -1, -1, -1}, NULL},
+	 {NULL}, 0, {6, 5, 3, 2, 1, -1, -1, -1, -1}, NULL},
 	{"case and blanks", " EMAIL ,\tCountry_Code,phone_number  ,First_Name,LAST_NAME\t,Metadata\n",
-	 {NULL}, 0, {0, 1, 2, 3, 4, -1, 5, -1}, NULL},
+	 {NULL}, 0, {0, 1, 2, 3, 4, -1, 5, -1, -1}, NULL},
 	{"single phone column", "email,phone,first_name,last_name\n",
-	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1}, NULL},
+	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1, -1}, NULL},
 	{"phone and split columns", "email,phone,country_code,phone_number,first_name,last_name\n",
-	 {NULL}, 0, {0, 2, 3, 4, 5, -1, -1, 1}, NULL},
+	 {NULL}, 0, {0, 2, 3, 4, 5, -1, -1, 1, -1}, NULL},
 	{"custom names", "E-Mail,Mobile,Given Name,Family Name,CC\n",
 	 {"e-mail", "cc", "MOBILE", "given name", "Family Name", NULL, NULL, NULL},
-	 0, {0, 4, 1, 2, 3, -1, -1, -1}, NULL},
+	 0, {0, 4, 1, 2, 3, -1, -1, -1, -1}, NULL},
 	{"custom phone", "mail,intl,fn,ln\n",
 	 {"mail", NULL, NULL, "fn", "ln", NULL, NULL, "intl"},
-	 0, {0, -1, -1, 2, 3, -1, -1, 1}, NULL},
+	 0, {0, -1, -1, 2, 3, -1, -1, 1, -1}, NULL},
 	{"inner blanks matter", "e mail,country_code,phone_number,first_name,last_name\n",
 	 {NULL}, -1, {0}, "missing required column \"email\""},
 	{"missing email", "country_code,phone_number,first_name,last_name\n",
@@ -533,7 +533,7 @@ static const struct map_case map_cases[] = {
 	{"duplicate optional", "email,phone,first_name,last_name,metadata,METADATA\n",
 	 {NULL}, -1, {0}, "column \"metadata\" appears twice in the header"},
 	{"duplicate unknown is fine", "email,phone,first_name,last_name,x,x\n",
-	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1}, NULL},
+	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1, -1}, NULL},
 };
 /* clang-format on */
 
@@ -567,8 +567,10 @@ static void test_map_columns_table(void **state)
 					fail_msg("%s: %s in column %d, want %d", c->name,
 						 user_field_names[k], col[k], c->col[k]);
 		} else {
+			/* the message goes on with the header and the closest
+			 * name: test_reader_exports.c checks those */
 			snprintf(want, sizeof(want), "'%s': %s", f->path, c->error);
-			if (strcmp(e.msg, want) != 0)
+			if (strncmp(e.msg, want, strlen(want)) != 0)
 				fail_msg("%s: \"%s\", want \"%s\"", c->name, e.msg, want);
 		}
 		reader_free(r);

@@ -28,9 +28,9 @@ static const char ABSENT[] = "(absent)";
 static char local64[65], local65_email[80];
 static char email254[255], email255[256];
 static char label64_email[80];
-static char name100[101], name101[102];
-static char name100_e[201], name101_e[203];	      /* U+00E9 each */
-static char name100_rocket[401], name101_rocket[405]; /* U+1F680 each */
+static char name50[51], name51[52];
+static char name50_e[101], name51_e[103];	    /* U+00E9 each */
+static char name50_rocket[201], name51_rocket[205]; /* U+1F680 each */
 static char meta_max[USER_METADATA_MAX + 1], meta_over[USER_METADATA_MAX + 2];
 static char phone_cell_long[101];
 
@@ -46,12 +46,13 @@ struct user_case {
 	const char *err; /* expected message, NULL = the row is valid */
 	/* Expected record; NULL = the base row's value. */
 	const char *email, *cc, *pn, *first, *last, *username, *metadata;
+	const char *dob;
 };
 
 /* clang-format off */
 static const char *const base_cell[USER_FIELD_COUNT] = {
 	"ada@example.com", "44", "20 7946 0958", "Ada", "Lovelace",
-	ABSENT,            ABSENT, ABSENT,
+	ABSENT,            ABSENT, ABSENT, ABSENT,
 };
 /* clang-format on */
 
@@ -105,7 +106,16 @@ static const struct user_case cases[] = {
 	 .err = "email: invalid character '\"' in local part"},
 	{.name = "non-ASCII local part",
 	 .cell[USER_EMAIL] = "jos\xc3\xa9@example.com",
-	 .err = "email: invalid character 0xC3 in local part"},
+	 .err = "email: invalid character 'é' (U+00E9) in local part"},
+	{.name = "non-ASCII domain",
+	 .cell[USER_EMAIL] = "jose@exampl\xc3\xa9.com",
+	 .err = "email: invalid character 'é' (U+00E9) in domain"},
+	{.name = "invalid UTF-8 in domain",
+	 .cell[USER_EMAIL] = "jose@exampl\xe9.com",
+	 .err = "email: invalid character 0xE9 in domain"},
+	{.name = "zero-width space in domain",
+	 .cell[USER_EMAIL] = "jose@exam\xe2\x80\x8bple.com",
+	 .err = "email: invalid character U+200B in domain"},
 	{.name = "NUL in local part", .cell[USER_EMAIL] = "ada\0x@example.com",
 	 .len[USER_EMAIL] = 17,
 	 .err = "email: invalid character 0x00 in local part"},
@@ -157,8 +167,19 @@ static const struct user_case cases[] = {
 	{.name = "Ireland", .cell[USER_COUNTRY_CODE] = "353",
 	 .cell[USER_PHONE_NUMBER] = "85 123 4567", .cc = "353",
 	 .pn = "851234567"},
-	{.name = "trunk 0 kept in phone_number",
-	 .cell[USER_PHONE_NUMBER] = "020 7946 0958", .pn = "02079460958"},
+	{.name = "UK trunk 0 dropped from phone_number",
+	 .cell[USER_PHONE_NUMBER] = "020 7946 0958", .pn = "2079460958"},
+	{.name = "UK mobile trunk 0", .cell[USER_PHONE_NUMBER] = "07700 900123",
+	 .pn = "7700900123"},
+	{.name = "German trunk 0", .cell[USER_COUNTRY_CODE] = "49",
+	 .cell[USER_PHONE_NUMBER] = "0151 23456789", .cc = "49",
+	 .pn = "15123456789"},
+	{.name = "Italy keeps its 0", .cell[USER_COUNTRY_CODE] = "39",
+	 .cell[USER_PHONE_NUMBER] = "06 6982 1234", .cc = "39",
+	 .pn = "0669821234"},
+	{.name = "full-width plus in phone_number",
+	 .cell[USER_PHONE_NUMBER] = "\xef\xbc\x8b" "44 20 7946 0958",
+	 .err = "phone_number: invalid character '\xef\xbc\x8b' (U+FF0B)"},
 	{.name = "quote before + in country_code dropped",
 	 .cell[USER_COUNTRY_CODE] = "'+44", .cc = "44"},
 	{.name = "quote before - in phone_number dropped",
@@ -166,9 +187,12 @@ static const struct user_case cases[] = {
 	{.name = "NANP 9 digits", .cell[USER_COUNTRY_CODE] = "1",
 	 .cell[USER_PHONE_NUMBER] = "415 555 010",
 	 .err = "phone_number: 9 digits, expected 10 for country code 1"},
-	{.name = "NANP 11 digits", .cell[USER_COUNTRY_CODE] = "1",
-	 .cell[USER_PHONE_NUMBER] = "1 415 555 0100",
-	 .err = "phone_number: 11 digits, expected 10 for country code 1"},
+	{.name = "NANP trunk 1 dropped", .cell[USER_COUNTRY_CODE] = "1",
+	 .cell[USER_PHONE_NUMBER] = "1 415 555 0100", .cc = "1",
+	 .pn = "4155550100"},
+	{.name = "NANP 12 digits", .cell[USER_COUNTRY_CODE] = "1",
+	 .cell[USER_PHONE_NUMBER] = "11 415 555 0100",
+	 .err = "phone_number: 12 digits, expected 10 for country code 1"},
 	{.name = "unassigned code 28", .cell[USER_COUNTRY_CODE] = "28",
 	 .err = "country_code: 28 is not an ITU calling code"},
 	{.name = "unassigned code 999", .cell[USER_COUNTRY_CODE] = "+999",
@@ -266,8 +290,12 @@ static const struct user_case cases[] = {
 		"code"},
 	{.name = "phone NANP 9 digits", .phone = "+1 415 555 010",
 	 .err = "phone: 9 digits, expected 10 for country code 1"},
-	{.name = "phone NANP 11 digits", .phone = "+1 1 415 555 0100",
-	 .err = "phone: 11 digits, expected 10 for country code 1"},
+	{.name = "phone NANP trunk 1", .phone = "+1 1 415 555 0100",
+	 .cc = "1", .pn = "4155550100"},
+	{.name = "phone full-width plus", .phone = "\xef\xbc\x8b" "44 20 7946 0958",
+	 .err = "phone: invalid character '\xef\xbc\x8b' (U+FF0B)"},
+	{.name = "phone +44 07700 (trunk 0 written)", .phone = "+44 07700 900123",
+	 .cc = "44", .pn = "7700900123"},
 	{.name = "phone too long", .phone = "+49 1234 5678 9012 3456",
 	 .err = "phone: too long (18 digits with the country code, max 15)"},
 	{.name = "phone letters", .phone = "+44 20 ABCD",
@@ -319,19 +347,19 @@ static const struct user_case cases[] = {
 	 .cell[USER_FIRST_NAME] = "'\tAda", .first = "Ada"},
 	{.name = "a quote and a trailing tab: the tab is trimmed first",
 	 .cell[USER_FIRST_NAME] = "'\t", .first = "'"},
-	{.name = "100 ASCII characters", .cell[USER_FIRST_NAME] = name100,
-	 .first = name100},
-	{.name = "100 two-byte characters", .cell[USER_FIRST_NAME] = name100_e,
-	 .first = name100_e},
-	{.name = "100 four-byte characters",
-	 .cell[USER_LAST_NAME] = name100_rocket, .last = name100_rocket},
-	{.name = "101 ASCII characters", .cell[USER_FIRST_NAME] = name101,
-	 .err = "first_name: longer than 100 characters"},
-	{.name = "101 two-byte characters", .cell[USER_LAST_NAME] = name101_e,
-	 .err = "last_name: longer than 100 characters"},
-	{.name = "101 four-byte characters",
-	 .cell[USER_FIRST_NAME] = name101_rocket,
-	 .err = "first_name: longer than 100 characters"},
+	{.name = "50 ASCII characters", .cell[USER_FIRST_NAME] = name50,
+	 .first = name50},
+	{.name = "50 two-byte characters", .cell[USER_FIRST_NAME] = name50_e,
+	 .first = name50_e},
+	{.name = "50 four-byte characters",
+	 .cell[USER_LAST_NAME] = name50_rocket, .last = name50_rocket},
+	{.name = "51 ASCII characters", .cell[USER_FIRST_NAME] = name51,
+	 .err = "first_name: longer than 50 characters"},
+	{.name = "51 two-byte characters", .cell[USER_LAST_NAME] = name51_e,
+	 .err = "last_name: longer than 50 characters"},
+	{.name = "51 four-byte characters",
+	 .cell[USER_FIRST_NAME] = name51_rocket,
+	 .err = "first_name: longer than 50 characters"},
 	{.name = "first name empty", .cell[USER_FIRST_NAME] = "",
 	 .err = "first_name: empty"},
 	{.name = "last name blank", .cell[USER_LAST_NAME] = " \t ",
@@ -379,8 +407,32 @@ static const struct user_case cases[] = {
 	 .username = "\xd0\xb0\xd0\xb4\xd0\xb0"},
 	{.name = "username control", .cell[USER_USERNAME] = "\x1b[31mada",
 	 .err = "username: control character at position 1"},
-	{.name = "username 101", .cell[USER_USERNAME] = name101,
-	 .err = "username: longer than 100 characters"},
+	/* ---- date_of_birth ---- */
+	{.name = "date of birth", .cell[USER_DATE_OF_BIRTH] = " 1990-07-15 ",
+	 .dob = "1990-07-15"},
+	{.name = "date of birth empty", .cell[USER_DATE_OF_BIRTH] = "", .dob = ""},
+	{.name = "leap day 2000", .cell[USER_DATE_OF_BIRTH] = "2000-02-29",
+	 .dob = "2000-02-29"},
+	{.name = "leap day 2024", .cell[USER_DATE_OF_BIRTH] = "2024-02-29",
+	 .dob = "2024-02-29"},
+	{.name = "no leap day 1900", .cell[USER_DATE_OF_BIRTH] = "1900-02-29",
+	 .err = "date_of_birth: 1900-02-29 is not a real date"},
+	{.name = "no leap day 2023", .cell[USER_DATE_OF_BIRTH] = "2023-02-29",
+	 .err = "date_of_birth: 2023-02-29 is not a real date"},
+	{.name = "April 31", .cell[USER_DATE_OF_BIRTH] = "1990-04-31",
+	 .err = "date_of_birth: 1990-04-31 is not a real date"},
+	{.name = "month 13", .cell[USER_DATE_OF_BIRTH] = "1990-13-01",
+	 .err = "date_of_birth: 1990-13-01 is not a real date"},
+	{.name = "day 0", .cell[USER_DATE_OF_BIRTH] = "1990-01-00",
+	 .err = "date_of_birth: 1990-01-00 is not a real date"},
+	{.name = "European order", .cell[USER_DATE_OF_BIRTH] = "15/07/1990",
+	 .err = "date_of_birth: expected YYYY-MM-DD, got \"15/07/1990\""},
+	{.name = "no leading zeros", .cell[USER_DATE_OF_BIRTH] = "1990-7-15",
+	 .err = "date_of_birth: expected YYYY-MM-DD, got \"1990-7-15\""},
+	{.name = "time part", .cell[USER_DATE_OF_BIRTH] = "1990-07-15T00:00",
+	 .err = "date_of_birth: expected YYYY-MM-DD, got \"1990-07-15T00:00\""},
+	{.name = "username 51", .cell[USER_USERNAME] = name51,
+	 .err = "username: longer than 50 characters"},
 	{.name = "username invalid UTF-8", .cell[USER_USERNAME] = "ada\xff",
 	 .err = "username: invalid UTF-8 at byte 4"},
 
@@ -444,12 +496,12 @@ static int setup(void **state)
 	snprintf(email255, sizeof(email255), "%s@%s.%s.%.58s.com", local64,
 		 label, label, label);
 	snprintf(label64_email, sizeof(label64_email), "a@%sd.com", label);
-	fill(name100, "a", 100);
-	fill(name101, "a", 101);
-	fill(name100_e, "\xc3\xa9", 100);
-	fill(name101_e, "\xc3\xa9", 101);
-	fill(name100_rocket, "\xf0\x9f\x9a\x80", 100);
-	fill(name101_rocket, "\xf0\x9f\x9a\x80", 101);
+	fill(name50, "a", 50);
+	fill(name51, "a", 51);
+	fill(name50_e, "\xc3\xa9", 50);
+	fill(name51_e, "\xc3\xa9", 51);
+	fill(name50_rocket, "\xf0\x9f\x9a\x80", 50);
+	fill(name51_rocket, "\xf0\x9f\x9a\x80", 51);
 	fill(meta_max, "x", USER_METADATA_MAX);
 	fill(meta_over, "x", USER_METADATA_MAX + 1);
 	fill(phone_cell_long, "1", 100);
@@ -523,6 +575,8 @@ static bool run_case(const struct user_case *c)
 		   c->name);
 	ok &= same("username", u.username, c->username ? c->username : "",
 		   c->name);
+	ok &= same("date_of_birth", u.date_of_birth, c->dob ? c->dob : "",
+		   c->name);
 	if (!c->metadata && u.metadata) {
 		print_error("case \"%s\": metadata should be NULL\n", c->name);
 		ok = false;
@@ -573,6 +627,7 @@ static void test_field_names(void **state)
 	static const char *const want[USER_FIELD_COUNT] = {
 	    "email",	 "country_code", "phone_number", "first_name",
 	    "last_name", "username",	 "metadata",	 "phone",
+	    "date_of_birth",
 	};
 	size_t i;
 
