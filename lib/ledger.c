@@ -1,68 +1,42 @@
 /*
- * ledger.c - the state ledger on SQLite: prepared statements only, WAL,
- * grouped commits, an flock so one process owns it. Durability: SQLite runs
- * with synchronous=NORMAL (it syncs only around checkpoints) and every
- * commit is followed by our own fdatasync of the -wal file - the guarantee
- * of synchronous=FULL. After ledger_go_async, writes are queued and a
- * worker thread runs the statements, commits and syncs, so the import loop
- * never waits for SQLite or the disk. The only file that includes
- * <sqlite3.h>. Never stores credentials: the client id is kept as a one-way
- * fingerprint. Opening refuses files that are not safe to take for a new
- * ledger (empty, or -wal/-shm/-journal files without their ledger) and
- * writes once, so an unwritable ledger fails at open, not mid-run.
+ * ledger.c - the ledger on SQLite (the only file with <sqlite3.h>): schema,
+ * binding, prepared statements, WAL commits each followed by an fdatasync,
+ * and the null ledger. Files: lib/ledger_file.c; after ledger_go_async,
+ * lib/ledger_queue.c's thread runs the queued writes through execute().
  */
 #include "ledger.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "hash.h"
+#include "ledger_file.h"
+#include "ledger_queue.h"
 
 #include "banned.h"
 
 #define LEDGER_FORMAT "dots-import-ledger-1"
 
 struct ledger {
+	bool null;             /* ledger_open_null: keeps nothing */
 	sqlite3 *db;
-	int lock_fd;
-	char *path;            /* as given: for messages */
-	char *real;            /* resolved (symlinks followed): what is opened */
-	char *wal_path;        /* real + "-wal" */
-	bool created;          /* this handle made the file: discard removes it */
-	bool locked;           /* the flock is ours */
+	struct ledger_file file;
+	const char *path;      /* file.path: as given, for messages */
 	bool group;  /* ledger_begin called: writes join one transaction */
 	bool in_txn; /* a transaction is open */
 	long long users_at_open;
 	sqlite3_stmt *find, *put, *set_verif, *each, *count;
-	int wal_fd;            /* the -wal file, from the first commit on */
 	bool unsynced;         /* committed, not fdatasynced yet */
 	uint64_t committed;    /* commits asked for = the newest ticket */
 	bool dirty;            /* async: writes queued since the last commit */
-
-	/* async mode: the worker owns put/set_verif/in_txn/unsynced; the
-	 * fields below are shared under mu */
-	bool async;
-	pthread_t worker;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;     /* new work, work done, or stop */
-	struct op *q;          /* queued writes */
-	size_t nq, qcap;
-	uint64_t enqueued, executed; /* ops so far */
-	uint64_t done;         /* newest durable ticket */
-	bool failed, stop;
-	char fail_msg[ERR_MSG_MAX];
-	void (*wake)(void *ctx);
+	/* async mode: the queue's thread owns db writes, in_txn, unsynced */
+	struct ledger_queue *q;
+	void (*wake)(void *ctx); /* until the queue exists */
 	void *wake_ctx;
 };
 
@@ -117,13 +91,11 @@ static int exec(struct ledger *l, const char *sql, struct err *err)
  * client without writing the id to disk. */
 static void fingerprint(const char *client_id, char out[17])
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const char *salt = "dots-import-client:";
+	static const char salt[] = "dots-import-client:";
+	uint64_t h = hash_fnv1a64(HASH_FNV1A64_INIT, salt, sizeof(salt) - 1);
 
-	for (const char *p = salt; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	for (const char *p = client_id ? client_id : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	if (client_id)
+		h = hash_fnv1a64(h, client_id, strlen(client_id));
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
@@ -205,29 +177,15 @@ static int bind_ledger(struct ledger *l, const char *base_url,
 static int open_error(struct ledger *l, struct err *err);
 
 /*
- * Before anything is written: an existing file must be an SQLite database
- * (a 1-byte file would be taken for an empty one and overwritten) holding
- * nothing but a ledger's tables. Returns 0, or -1 with err set.
+ * Before anything is written: an existing file (ledger_file_open checked
+ * that it is an SQLite database) must hold nothing but a ledger's tables.
+ * Returns 0, or -1 with err set.
  */
 static int check_existing(struct ledger *l, struct err *err)
 {
-	static const char magic[16] = "SQLite format 3";
-	char head[16];
-	struct stat sb;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (fstat(l->lock_fd, &sb) < 0)
-		return err_set(err, "cannot open ledger '%s': %s", l->path,
-			       strerror(errno));
-	if (sb.st_size == 0)
-		return 0;
-	if (sb.st_size < (off_t)sizeof(head) ||
-	    pread(l->lock_fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
-	    memcmp(head, magic, sizeof(head)) != 0)
-		return err_set(err,
-			       "ledger '%s' is not a dots-import ledger or is corrupt: file is not a database",
-			       l->path);
 	if (sqlite3_prepare_v2(l->db,
 			       "SELECT count(*) FROM sqlite_master WHERE name NOT IN"
 			       " ('meta', 'users') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
@@ -295,20 +253,10 @@ static int count_users(struct ledger *l, struct err *err)
 	return rc;
 }
 
-/* The -wal file, opened at the first sync (SQLite creates it at the
- * first write). */
-static int open_wal(struct ledger *l, struct err *err)
-{
-	if (l->wal_fd >= 0)
-		return 0;
-	l->wal_fd = open(l->wal_path, O_RDONLY | O_CLOEXEC);
-	if (l->wal_fd < 0)
-		return err_set(err, "ledger '%s': cannot open '%s': %s", l->path, l->wal_path,
-			       strerror(errno));
-	return 0;
-}
-
-/* Commits the open transaction and makes every commit so far durable. */
+/* Commits the open transaction and makes every commit so far durable.
+ * SQLite runs with synchronous=NORMAL (it syncs only around checkpoints):
+ * this fdatasync of the -wal after each commit is synchronous=FULL's
+ * guarantee. */
 static int commit_durable(struct ledger *l, struct err *err)
 {
 	if (l->in_txn) {
@@ -319,12 +267,8 @@ static int commit_durable(struct ledger *l, struct err *err)
 	}
 	if (!l->unsynced)
 		return 0;
-	if (open_wal(l, err) < 0)
+	if (ledger_file_sync_wal(&l->file, err) < 0)
 		return -1;
-	while (fdatasync(l->wal_fd) < 0)
-		if (errno != EINTR)
-			return err_set(err, "ledger '%s': cannot sync to disk: %s", l->path,
-				       strerror(errno));
 	l->unsynced = false;
 	return 0;
 }
@@ -363,277 +307,40 @@ static int open_error(struct ledger *l, struct err *err)
 	}
 }
 
-/* "dir/name" in a new string, or NULL (out of memory). */
-static char *join(const char *dir, size_t dir_len, const char *name)
+struct make_ctx {
+	struct ledger *l;
+	const char *base_url, *client_id;
+};
+
+/* ledger_file_make_fn: schema and binding in the empty file tmp, committed
+ * (ledger_file_open syncs and links it). */
+static int make_new(void *ctx, const char *tmp, struct err *err)
 {
-	size_t n = strlen(name);
-	bool slash = dir_len && dir[dir_len - 1] == '/';
-	char *p = malloc(dir_len + !slash + n + 1);
-
-	if (!p)
-		return NULL;
-	memcpy(p, dir, dir_len);
-	if (!slash)
-		p[dir_len] = '/';
-	memcpy(p + dir_len + !slash, name, n + 1);
-	return p;
-}
-
-/*
- * The path to open for path: realpath when it exists; for a dangling
- * symlink, its target (followed link by link); for a missing file, the
- * realpath of its directory + its name. *out is malloc'd.
- */
-static int resolve_path(const char *path, char **out, struct err *err)
-{
-	char *cur = strdup(path), *slash, *dir, *res;
-	char target[PATH_MAX];
-	struct stat sb;
-	int hops = 0;
-
-	if (!cur)
-		return err_set(err, "out of memory");
-	for (;;) {
-		ssize_t n;
-
-		res = realpath(cur, NULL);
-		if (res) {
-			free(cur);
-			*out = res;
-			return 0;
-		}
-		if (errno != ENOENT) {
-			err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
-			goto fail;
-		}
-		if (lstat(cur, &sb) < 0 || !S_ISLNK(sb.st_mode))
-			break;
-		/* a dangling link: go on with its target */
-		if (++hops > 40) {
-			err_set(err, "cannot open ledger '%s': %s", path, strerror(ELOOP));
-			goto fail;
-		}
-		n = readlink(cur, target, sizeof(target) - 1);
-		if (n < 0) {
-			err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
-			goto fail;
-		}
-		target[n] = '\0';
-		if (target[0] == '/') {
-			res = strdup(target);
-		} else {
-			slash = strrchr(cur, '/');
-			res = slash ? join(cur, (size_t)(slash - cur) + 1, target)
-				    : strdup(target);
-		}
-		if (!res) {
-			err_set(err, "out of memory");
-			goto fail;
-		}
-		free(cur);
-		cur = res;
-	}
-	/* missing: resolve the directory, keep the name */
-	slash = strrchr(cur, '/');
-	if (slash && slash[1] == '\0') {
-		err_set(err, "cannot open ledger '%s': %s", path, strerror(EISDIR));
-		goto fail;
-	}
-	if (!slash) {
-		dir = realpath(".", NULL);
-	} else if (slash == cur) {
-		dir = realpath("/", NULL);
-	} else {
-		*slash = '\0';
-		dir = realpath(cur, NULL);
-		*slash = '/';
-	}
-	if (!dir) {
-		err_set(err, "cannot open ledger '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	res = join(dir, strlen(dir), slash ? slash + 1 : cur);
-	free(dir);
-	if (!res) {
-		err_set(err, "out of memory");
-		goto fail;
-	}
-	free(cur);
-	*out = res;
-	return 0;
-fail:
-	free(cur);
-	return -1;
-}
-
-static const char *const side_suffix[] = {"-wal", "-shm", "-journal"};
-
-/* The first of real-wal, real-shm, real-journal that exists: its index,
- * or -1 for none. */
-static int find_side_file(const struct ledger *l)
-{
-	char p[PATH_MAX + 16];
-	struct stat sb;
-
-	for (size_t i = 0; i < sizeof(side_suffix) / sizeof(side_suffix[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", l->real, side_suffix[i]);
-		if (lstat(p, &sb) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
-/* For messages: a side file beside the path given, or beside the link's
- * target when the path given is a symlink. */
-static const char *side_base(const struct ledger *l)
-{
-	struct stat sb;
-
-	return lstat(l->path, &sb) == 0 && S_ISLNK(sb.st_mode) ? l->real : l->path;
-}
-
-static int side_file_refusal(const struct ledger *l, int i, struct err *err)
-{
-	return err_set(err,
-		       "'%s%s' exists without its ledger '%s': the ledger may have been deleted after a crash; "
-		       "restore it, or use restore-ledger, or remove the %s file if you are sure",
-		       side_base(l), side_suffix[i], l->path, side_suffix[i]);
-}
-
-/*
- * Makes a new ledger (schema and binding, complete and synced) under a
- * temporary name beside real, then links it to real only if nothing is
- * there: a crash never leaves an empty or half-made file under the
- * ledger's name, and a file that appeared meanwhile is never replaced.
- * Returns 1 made, 0 real exists now (nothing made), -1 error.
- */
-static int make_new(struct ledger *l, const char *base_url, const char *client_id,
-		    struct err *err)
-{
-	size_t n = strlen(l->real) + sizeof(".new-XXXXXX");
-	char *tmp = malloc(n);
+	struct make_ctx *m = ctx;
+	struct ledger *l = m->l;
 	sqlite3 *db = NULL;
-	int fd, rc = -1;
+	int rc = -1;
 
-	if (!tmp)
-		return err_set(err, "out of memory");
-	snprintf(tmp, n, "%s.new-XXXXXX", l->real);
-	fd = mkstemp(tmp); /* mode 0600: SQLite gives its -wal the same */
-	if (fd < 0) {
-		err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
-		free(tmp);
-		return -1;
-	}
 	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		err_set(err, "cannot create ledger '%s': %s", l->path,
 			db ? sqlite3_errmsg(db) : "out of memory");
-		goto out;
+		sqlite3_close(db);
+		return -1;
 	}
 	l->db = db; /* for bind_ledger */
 	if (sqlite3_exec(db, "PRAGMA journal_mode=OFF", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
 		open_error(l, err);
-		goto out;
-	}
-	if (bind_ledger(l, base_url, client_id, err) < 0)
-		goto out;
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		open_error(l, err);
-		goto out;
-	}
-	while (fsync(fd) < 0)
-		if (errno != EINTR) {
-			err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
-			goto out;
-		}
-	if (link(tmp, l->real) == 0) {
-		rc = 1;
-	} else if (errno == EEXIST) {
-		rc = 0;
-	} else if (errno == EPERM || errno == ENOTSUP || errno == ENOSYS ||
-		   errno == EOPNOTSUPP || errno == EMLINK) {
-		/* no hard links here: a plain rename, checked just before */
-		struct stat sb;
-
-		if (lstat(l->real, &sb) == 0)
-			rc = 0;
-		else if (rename(tmp, l->real) == 0)
-			rc = 1;
+	else if (bind_ledger(l, m->base_url, m->client_id, err) == 0) {
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			open_error(l, err);
 		else
-			err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
-	} else {
-		err_set(err, "cannot create ledger '%s': %s", l->path, strerror(errno));
+			rc = 0;
 	}
-out:
 	l->db = NULL;
 	sqlite3_close(db);
-	close(fd);
-	unlink(tmp); /* after a link: the name only; after a rename: nothing */
-	free(tmp);
 	return rc;
-}
-
-/*
- * Opens (or with must_create, creates) the file and takes the flock.
- * A new ledger is made only where nothing exists, and appears complete.
- */
-static int open_file(struct ledger *l, bool must_create, const char *base_url,
-		     const char *client_id, struct err *err)
-{
-	struct stat sb;
-	int side;
-
-	if (must_create) {
-		if (lstat(l->real, &sb) == 0)
-			return err_set(err, "refusing to overwrite '%s': it already exists",
-				       l->path);
-		side = find_side_file(l);
-		if (side >= 0)
-			return err_set(err,
-				       "refusing to overwrite '%s%s': it already exists (move it away first)",
-				       side_base(l), side_suffix[side]);
-	} else {
-		l->lock_fd = open(l->real, O_RDWR | O_CLOEXEC);
-		if (l->lock_fd < 0 && errno == ENOENT) {
-			side = find_side_file(l);
-			if (side >= 0)
-				return side_file_refusal(l, side, err);
-		}
-	}
-	if (l->lock_fd < 0 && (must_create || errno == ENOENT)) {
-		int made = make_new(l, base_url, client_id, err);
-
-		if (made < 0)
-			return -1;
-		if (made == 0 && must_create)
-			return err_set(err, "refusing to overwrite '%s': it already exists",
-				       l->path);
-		l->created = made == 1;
-		l->lock_fd = open(l->real, O_RDWR | O_CLOEXEC);
-	}
-	if (l->lock_fd < 0)
-		return err_set(err, "cannot open ledger '%s': %s", l->path, strerror(errno));
-	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return err_set(err, errno == EWOULDBLOCK
-					    ? "ledger '%s' is in use by another dots-import process"
-					    : "cannot lock ledger '%s'",
-			       l->path);
-	l->locked = true;
-	if (fstat(l->lock_fd, &sb) < 0)
-		return err_set(err, "cannot open ledger '%s': %s", l->path, strerror(errno));
-	if (sb.st_size == 0) {
-		side = find_side_file(l);
-		if (side >= 0)
-			return side_file_refusal(l, side, err);
-		return err_set(err,
-			       "'%s' is empty: not a ledger; move it away (a new ledger is made only "
-			       "where no file exists), or put back the ledger it replaced",
-			       l->path);
-	}
-	if (sb.st_mode & 077)
-		fchmod(l->lock_fd, 0600);
-	return 0;
 }
 
 /*
@@ -660,63 +367,24 @@ static int open_write(struct ledger *l, const char *base_url,
 	return commit_durable(l, err);
 }
 
-/* Syncs the directory, so that the entries of a new ledger and of the
- * -wal file (SQLite makes it at open) survive a crash too. */
-static int sync_dir(struct ledger *l, struct err *err)
-{
-	const char *slash = strrchr(l->real, '/'); /* real is absolute */
-	char dir[PATH_MAX];
-	int fd, rc;
-
-	snprintf(dir, sizeof(dir), "%.*s", slash == l->real ? 1 : (int)(slash - l->real),
-		 l->real);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, "ledger '%s': cannot open its directory: %s", l->path,
-			       strerror(errno));
-	do
-		rc = fsync(fd);
-	while (rc < 0 && errno == EINTR);
-	if (rc < 0 && errno != EINVAL) /* EINVAL: this file system cannot */
-		err_set(err, "ledger '%s': cannot sync its directory: %s", l->path,
-			strerror(errno));
-	else
-		rc = 0;
-	close(fd);
-	return rc;
-}
-
 static void destroy(struct ledger *l, bool commit);
 
 static int open_ledger(struct ledger **out, const char *path, const char *base_url,
 		       const char *client_id, bool must_create, struct err *err)
 {
 	struct ledger *l = calloc(1, sizeof(*l));
-	size_t n;
+	struct make_ctx mk = {l, base_url, client_id};
 
 	if (!l)
 		return err_set(err, "out of memory");
-	l->lock_fd = -1;
-	l->wal_fd = -1;
-	l->path = strdup(path);
-	if (!l->path) {
-		err_set(err, "out of memory");
+	if (ledger_file_init(&l->file, path, err) < 0)
 		goto fail;
-	}
-	if (resolve_path(path, &l->real, err) < 0)
-		goto fail;
-	n = strlen(l->real) + sizeof("-wal");
-	l->wal_path = malloc(n);
-	if (!l->wal_path) {
-		err_set(err, "out of memory");
-		goto fail;
-	}
-	snprintf(l->wal_path, n, "%s-wal", l->real);
-	if (open_file(l, must_create, base_url, client_id, err) < 0)
+	l->path = l->file.path;
+	if (ledger_file_open(&l->file, must_create, make_new, &mk, err) < 0)
 		goto fail;
 	/* FULLMUTEX: in async mode the worker writes while the caller reads */
-	if (sqlite3_open_v2(l->real, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(l->file.real, &l->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		if (l->db)
 			open_error(l, err);
 		else
@@ -741,7 +409,7 @@ static int open_ledger(struct ledger **out, const char *path, const char *base_u
 		open_error(l, err);
 		goto fail;
 	}
-	if (open_write(l, base_url, client_id, err) < 0 || sync_dir(l, err) < 0 ||
+	if (open_write(l, base_url, client_id, err) < 0 || ledger_file_sync_dir(&l->file, err) < 0 ||
 	    prepare(l, err) < 0 || count_users(l, err) < 0)
 		goto fail;
 	*out = l;
@@ -761,6 +429,18 @@ int ledger_create(struct ledger **out, const char *path, const char *base_url,
 		  const char *client_id, struct err *err)
 {
 	return open_ledger(out, path, base_url, client_id, true, err);
+}
+
+int ledger_open_null(struct ledger **out, struct err *err)
+{
+	struct ledger *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return err_set(err, "out of memory");
+	l->null = true;
+	l->path = "(none)";
+	*out = l;
+	return 0;
 }
 
 long long ledger_users_at_open(const struct ledger *l)
@@ -811,17 +491,20 @@ static int do_set_verif(struct ledger *l, const struct op *op, struct err *err)
 	return step_done(l, l->set_verif, err);
 }
 
-/* ---- async mode: the worker thread ------------------------------------ */
+
+/* ---- async mode: what the queue's thread runs --------------------------- */
 
 /*
- * Runs a batch of queued writes. Commits in the batch merge into its last
- * one (one COMMIT and one fdatasync); writes after that stay in the open
- * transaction, as they would without the queue. *ticket = the ticket now
- * durable, 0 = none.
+ * ledger_queue_run_fn: runs a batch of queued writes. Commits in the batch
+ * merge into its last one (one COMMIT and one fdatasync); writes after
+ * that stay in the open transaction, as they would without the queue.
+ * *ticket = the ticket now durable, 0 = none.
  */
-static int execute(struct ledger *l, const struct op *ops, size_t n, uint64_t *ticket,
+static int execute(void *ctx, const void *batch, size_t n, uint64_t *ticket,
 		   struct err *err)
 {
+	struct ledger *l = ctx;
+	const struct op *ops = batch;
 	size_t last = n;
 
 	*ticket = 0;
@@ -845,168 +528,24 @@ static int execute(struct ledger *l, const struct op *ops, size_t n, uint64_t *t
 	return 0;
 }
 
-static void *worker_main(void *arg)
-{
-	struct ledger *l = arg;
-	struct op *run = NULL;
-	size_t run_cap = 0;
-
-	pthread_mutex_lock(&l->mu);
-	for (;;) {
-		if (l->nq) {
-			struct op *ops = l->q;
-			size_t n = l->nq, cap = l->qcap;
-			bool failed = l->failed;
-			uint64_t ticket = 0;
-			struct err e;
-			int rc = 0;
-
-			l->q = run; /* the caller fills the other buffer meanwhile */
-			l->qcap = run_cap;
-			l->nq = 0;
-			run = ops;
-			run_cap = cap;
-			pthread_mutex_unlock(&l->mu);
-			err_init(&e);
-			if (!failed)
-				rc = execute(l, run, n, &ticket, &e);
-			pthread_mutex_lock(&l->mu);
-			if (rc < 0 && !l->failed) {
-				l->failed = true;
-				memcpy(l->fail_msg, e.msg, sizeof(l->fail_msg));
-			}
-			if (ticket > l->done)
-				l->done = ticket;
-			l->executed += n;
-			pthread_cond_broadcast(&l->cv);
-			if (l->wake && (ticket || rc < 0))
-				l->wake(l->wake_ctx); /* under the lock: see ledger_set_wake */
-			continue;
-		}
-		if (l->stop)
-			break;
-		pthread_cond_wait(&l->cv, &l->mu);
-	}
-	pthread_mutex_unlock(&l->mu);
-	free(run);
-	return NULL;
-}
-
-/* Call with mu held. */
-static int failure(const struct ledger *l, struct err *err)
-{
-	return err_set(err, "%s", l->fail_msg);
-}
-
-static int enqueue(struct ledger *l, const struct op *op, struct err *err)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&l->mu);
-	if (l->failed) {
-		rc = failure(l, err);
-	} else if (l->nq == l->qcap) {
-		size_t cap = l->qcap ? l->qcap * 2 : 256;
-		struct op *q = realloc(l->q, cap * sizeof(*q));
-
-		if (!q) {
-			rc = err_set(err, "out of memory");
-		} else {
-			l->q = q;
-			l->qcap = cap;
-		}
-	}
-	if (rc == 0) {
-		l->q[l->nq++] = *op;
-		l->enqueued++;
-		/* writes wait for the next commit, or a reader (flush) */
-		if (op->kind == OP_COMMIT || l->nq >= 1024)
-			pthread_cond_broadcast(&l->cv);
-	}
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
-/* Waits until the worker has run every write queued so far (a read then
- * sees them). */
-static int flush(struct ledger *l, struct err *err)
-{
-	uint64_t target;
-	int rc = 0;
-
-	if (!l->async)
-		return 0;
-	pthread_mutex_lock(&l->mu);
-	target = l->enqueued;
-	if (l->executed < target)
-		pthread_cond_broadcast(&l->cv);
-	while (l->executed < target)
-		pthread_cond_wait(&l->cv, &l->mu);
-	if (l->failed)
-		rc = failure(l, err);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
-/* Waits until ticket is durable. */
-static int wait_done(struct ledger *l, uint64_t ticket, struct err *err)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&l->mu);
-	while (l->done < ticket && !l->failed)
-		pthread_cond_wait(&l->cv, &l->mu);
-	if (l->done < ticket)
-		rc = failure(l, err);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
-}
-
 int ledger_go_async(struct ledger *l, struct err *err)
 {
-	sigset_t all, old;
-	int rc;
-
-	if (l->async)
+	if (l->null || l->q)
 		return 0;
-	if (pthread_mutex_init(&l->mu, NULL) != 0)
-		return err_set(err, "cannot create a lock");
-	if (pthread_cond_init(&l->cv, NULL) != 0) {
-		pthread_mutex_destroy(&l->mu);
-		return err_set(err, "cannot create a condition variable");
-	}
-	l->done = l->committed; /* everything before is durable */
-	l->dirty = l->in_txn;   /* an open group's writes still need a commit */
+	/* everything before is durable */
+	if (ledger_queue_start(&l->q, sizeof(struct op), l->committed, execute, l, err) < 0)
+		return err_prefix(err, "ledger '%s'", l->path);
+	ledger_queue_set_wake(l->q, l->wake, l->wake_ctx);
+	l->dirty = l->in_txn; /* an open group's writes still need a commit */
 	l->group = true;
-	/* signals stay with the caller's thread (the worker inherits this) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&l->worker, NULL, worker_main, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		pthread_cond_destroy(&l->cv);
-		pthread_mutex_destroy(&l->mu);
-		return err_set(err, "ledger '%s': cannot start its thread: %s", l->path,
-			       strerror(rc));
-	}
-	l->async = true;
 	return 0;
 }
 
-/* Stops the worker after it ran everything queued. */
-static void stop_worker(struct ledger *l)
+/* Waits until the queue has run every write queued so far (a read then
+ * sees them). */
+static int flush(struct ledger *l, struct err *err)
 {
-	pthread_mutex_lock(&l->mu);
-	l->stop = true;
-	l->wake = NULL;
-	pthread_cond_broadcast(&l->cv);
-	pthread_mutex_unlock(&l->mu);
-	pthread_join(l->worker, NULL);
-	pthread_cond_destroy(&l->cv);
-	pthread_mutex_destroy(&l->mu);
-	free(l->q);
-	l->q = NULL;
-	l->async = false;
+	return l->q ? ledger_queue_flush(l->q, err) : 0;
 }
 
 /* ---- reads and writes --------------------------------------------------- */
@@ -1026,27 +565,33 @@ static int check_verif(enum ledger_verif v, struct err *err)
 	return 0;
 }
 
+/* A user's columns from st, starting at column first: id, verif,
+ * country_code, phone_number. */
+static void read_user(sqlite3_stmt *st, int first, struct ledger_user *u)
+{
+	const unsigned char *id = sqlite3_column_text(st, first);
+	const unsigned char *cc = sqlite3_column_text(st, first + 2);
+	const unsigned char *pn = sqlite3_column_text(st, first + 3);
+
+	snprintf(u->id, sizeof(u->id), "%s", id ? (const char *)id : "");
+	snprintf(u->country_code, sizeof(u->country_code), "%s", cc ? (const char *)cc : "");
+	snprintf(u->phone_number, sizeof(u->phone_number), "%s", pn ? (const char *)pn : "");
+	u->verif = verif_of(sqlite3_column_int(st, first + 1));
+}
+
 int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 		struct err *err)
 {
 	int rc;
 
+	if (l->null)
+		return 0;
 	if (flush(l, err) < 0)
 		return -1;
 	sqlite3_bind_int64(l->find, 1, (sqlite3_int64)key);
 	rc = sqlite3_step(l->find);
 	if (rc == SQLITE_ROW) {
-		const unsigned char *id = sqlite3_column_text(l->find, 0);
-		const unsigned char *cc = sqlite3_column_text(l->find, 2);
-		const unsigned char *pn = sqlite3_column_text(l->find, 3);
-		int v = sqlite3_column_int(l->find, 1);
-
-		snprintf(u->id, sizeof(u->id), "%s", id ? (const char *)id : "");
-		snprintf(u->country_code, sizeof(u->country_code), "%s",
-			 cc ? (const char *)cc : "");
-		snprintf(u->phone_number, sizeof(u->phone_number), "%s",
-			 pn ? (const char *)pn : "");
-		u->verif = verif_of(v);
+		read_user(l->find, 0, u);
 		rc = 1;
 	} else if (rc == SQLITE_DONE) {
 		rc = 0;
@@ -1063,9 +608,11 @@ static int submit(struct ledger *l, const struct op *op, struct err *err)
 	bool solo = !l->group;
 	int rc;
 
-	if (l->async) {
+	if (l->null)
+		return 0;
+	if (l->q) {
 		l->dirty = true;
-		return enqueue(l, op, err);
+		return ledger_queue_push(l->q, op, false, err);
 	}
 	l->group = true;
 	rc = op->kind == OP_PUT ? do_put(l, op, err) : do_set_verif(l, op, err);
@@ -1124,7 +671,9 @@ int ledger_commit_async(struct ledger *l, struct err *err)
 {
 	struct op op = {.kind = OP_COMMIT};
 
-	if (!l->async) {
+	if (l->null)
+		return 0;
+	if (!l->q) {
 		if (commit_durable(l, err) < 0)
 			return -1;
 		l->committed++;
@@ -1134,19 +683,16 @@ int ledger_commit_async(struct ledger *l, struct err *err)
 		return 0;
 	op.ticket = ++l->committed;
 	l->dirty = false;
-	return enqueue(l, &op, err);
+	return ledger_queue_push(l->q, &op, true, err);
 }
 
 int ledger_commit(struct ledger *l, struct err *err)
 {
 	if (ledger_commit_async(l, err) < 0)
 		return -1;
-	if (l->async) {
-		if (wait_done(l, l->committed, err) < 0)
-			return -1;
-	} else {
-		l->group = false;
-	}
+	if (l->q)
+		return ledger_queue_wait(l->q, l->committed, err);
+	l->group = false;
 	return 0;
 }
 
@@ -1157,28 +703,22 @@ uint64_t ledger_next_ticket(const struct ledger *l)
 
 int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err)
 {
-	int rc = 0;
-
-	if (!l->async) {
-		*ticket = l->committed;
+	if (l->null) {
+		*ticket = UINT64_MAX; /* nothing is ever waiting */
 		return 0;
 	}
-	pthread_mutex_lock(&l->mu);
-	*ticket = l->done;
-	if (l->failed)
-		rc = failure(l, err);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
+	if (l->q)
+		return ledger_queue_durable(l->q, ticket, err);
+	*ticket = l->committed;
+	return 0;
 }
 
 void ledger_set_wake(struct ledger *l, void (*wake)(void *ctx), void *ctx)
 {
-	if (l->async)
-		pthread_mutex_lock(&l->mu);
 	l->wake = wake;
 	l->wake_ctx = ctx;
-	if (l->async)
-		pthread_mutex_unlock(&l->mu);
+	if (l->q)
+		ledger_queue_set_wake(l->q, wake, ctx);
 }
 
 int ledger_each(struct ledger *l, unsigned mask,
@@ -1188,6 +728,8 @@ int ledger_each(struct ledger *l, unsigned mask,
 	char before[ERR_MSG_MAX] = "";
 	int rc, stop = 0;
 
+	if (l->null)
+		return 0;
 	if (flush(l, err) < 0)
 		return -1;
 	if (err)
@@ -1195,16 +737,8 @@ int ledger_each(struct ledger *l, unsigned mask,
 	sqlite3_bind_int64(l->each, 1, (sqlite3_int64)mask);
 	while ((rc = sqlite3_step(l->each)) == SQLITE_ROW) {
 		struct ledger_user u;
-		const unsigned char *id = sqlite3_column_text(l->each, 1);
-		const unsigned char *cc = sqlite3_column_text(l->each, 3);
-		const unsigned char *pn = sqlite3_column_text(l->each, 4);
 
-		snprintf(u.id, sizeof(u.id), "%s", id ? (const char *)id : "");
-		snprintf(u.country_code, sizeof(u.country_code), "%s",
-			 cc ? (const char *)cc : "");
-		snprintf(u.phone_number, sizeof(u.phone_number), "%s",
-			 pn ? (const char *)pn : "");
-		u.verif = verif_of(sqlite3_column_int(l->each, 2));
+		read_user(l->each, 1, &u);
 		stop = fn(ctx, (uint64_t)sqlite3_column_int64(l->each, 0), &u);
 		if (stop != 0) {
 			rc = SQLITE_DONE;
@@ -1228,6 +762,10 @@ int ledger_count(struct ledger *l, unsigned mask, long long *n, struct err *err)
 {
 	int rc;
 
+	if (l->null) {
+		*n = 0;
+		return 0;
+	}
 	if (flush(l, err) < 0)
 		return -1;
 	sqlite3_bind_int64(l->count, 1, (sqlite3_int64)mask);
@@ -1245,27 +783,25 @@ int ledger_count(struct ledger *l, unsigned mask, long long *n, struct err *err)
  * created are removed. */
 static void destroy(struct ledger *l, bool commit)
 {
-	bool remove = !commit && l->created && l->locked;
-
-	if (l->async) {
+	if (l->null) {
+		free(l);
+		return;
+	}
+	if (l->q) {
 		if (commit) {
 			ledger_commit(l, NULL);
 		} else {
-			/* the worker drops what is still queued */
-			pthread_mutex_lock(&l->mu);
-			if (!l->failed) {
-				l->failed = true;
-				snprintf(l->fail_msg, sizeof(l->fail_msg),
-					 "ledger '%s': discarded", l->path);
-			}
-			pthread_mutex_unlock(&l->mu);
+			char msg[ERR_MSG_MAX];
+
+			/* the queue drops what is still queued */
+			snprintf(msg, sizeof(msg), "ledger '%s': discarded", l->path);
+			ledger_queue_fail(l->q, msg);
 		}
-		stop_worker(l);
+		ledger_queue_stop(l->q);
+		l->q = NULL;
 	} else if (commit) {
 		commit_durable(l, NULL);
 	}
-	if (l->wal_fd >= 0)
-		close(l->wal_fd);
 	sqlite3_finalize(l->find);
 	sqlite3_finalize(l->put);
 	sqlite3_finalize(l->set_verif);
@@ -1273,21 +809,8 @@ static void destroy(struct ledger *l, bool commit)
 	sqlite3_finalize(l->count);
 	if (l->db)
 		sqlite3_close(l->db); /* rolls back an open transaction */
-	if (remove) {
-		/* still under our flock: nobody else uses them */
-		for (size_t i = 0; i < sizeof(side_suffix) / sizeof(side_suffix[0]); i++) {
-			char p[PATH_MAX + 16];
-
-			snprintf(p, sizeof(p), "%s%s", l->real, side_suffix[i]);
-			unlink(p);
-		}
-		unlink(l->real);
-	}
-	if (l->lock_fd >= 0)
-		close(l->lock_fd); /* releases the flock */
-	free(l->path);
-	free(l->real);
-	free(l->wal_path);
+	/* a discard (or a failed open) removes the files this handle made */
+	ledger_file_close(&l->file, !commit);
 	free(l);
 }
 

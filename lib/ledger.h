@@ -82,6 +82,17 @@ int ledger_open(struct ledger **out, const char *path, const char *base_url,
 int ledger_create(struct ledger **out, const char *path, const char *base_url,
 		  const char *client_id, struct err *err);
 
+/*
+ * The null ledger, for --no-state: keeps nothing, so callers need no NULL
+ * checks. put, set_verif, begin, commit, commit_async and go_async succeed
+ * and do nothing; find returns 0 (absent); users_at_open and count are 0;
+ * each calls fn for no user; durable always returns a ticket >=
+ * ledger_next_ticket (nothing ever waits for the disk); set_wake is a
+ * no-op (the wake function is never called); close and discard free it.
+ * Fails only on out of memory. No file is touched.
+ */
+int ledger_open_null(struct ledger **out, struct err *err);
+
 /* Users in the ledger when it was opened (0 for a new ledger: a first
  * import need not look each row up). */
 long long ledger_users_at_open(const struct ledger *l);

@@ -6,7 +6,8 @@
  * without touching them, group commits, and ledger_each in creation order;
  * refusing empty files and -wal/-shm/-journal files without their ledger,
  * symlinked ledgers, unwritable ledgers found at open, the VERIFIED state,
- * ledger_count, and ledger_each's error contract.
+ * ledger_count, and ledger_each's error contract; the client fingerprint
+ * of earlier versions, discarding in async mode, and the null ledger.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,6 +36,7 @@
 
 #define BASE "https://api.dots.example"
 #define CLIENT "client-Zq8rT3secret-Id"
+#define CLIENT_FP "e4ca4a54c366c611"
 
 static int setup(void **state)
 {
@@ -101,6 +103,21 @@ static char *slurp(const char *path, size_t *len)
 	fclose(fp);
 	*len = (size_t)n;
 	return buf;
+}
+
+/* Entries in dir, "." and ".." aside. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
 }
 
 static int file_contains(const char *path, const char *needle)
@@ -246,6 +263,9 @@ static void test_client_id_is_never_on_disk(void **state)
 	ledger_close(l);
 	assert_false(file_contains(f->path, CLIENT));
 	assert_false(file_contains(wal, CLIENT));
+	/* the fingerprint (FNV-1a 64 of "dots-import-client:" + id) is the
+	 * one earlier versions stored: their ledgers still open */
+	assert_true(file_contains(f->path, CLIENT_FP) || file_contains(wal, CLIENT_FP));
 }
 
 static void test_second_open_is_refused_while_in_use(void **state)
@@ -1159,6 +1179,91 @@ static void test_new_ledger_appears_complete(void **state)
 	ledger_close(l);
 }
 
+/* Discarding in async mode drops what is queued; a ledger this handle
+ * made goes with its side files, an existing one keeps its old users. */
+static void test_async_discard_drops_queued_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = must_open(f->path, BASE, CLIENT);
+	struct err e;
+
+	err_init(&e);
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	must_put(l, 1, "1", "2", "a", LEDGER_VERIF_NONE);
+	ledger_discard(l);
+	assert_int_equal(access(f->path, F_OK), -1);
+	assert_int_equal(count_entries(f->dir), 0);
+
+	l = must_open(f->path, BASE, CLIENT);
+	must_put(l, 1, "1", "2", "a", LEDGER_VERIF_NONE);
+	ledger_close(l);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	assert_int_equal(ledger_go_async(l, &e), 0); /* twice: still one thread */
+	must_put(l, 2, "1", "3", "b", LEDGER_VERIF_NONE);
+	assert_int_equal(ledger_set_verif(l, 1, LEDGER_VERIF_SENT, &e), 0);
+	ledger_discard(l);
+	assert_int_equal(committed_users(f->path), 1);
+	l = must_open(f->path, BASE, CLIENT);
+	assert_user(l, 1, "a", LEDGER_VERIF_NONE, "1", "2");
+	ledger_close(l);
+}
+
+static int count_user(void *ctx, uint64_t key, const struct ledger_user *u)
+{
+	(void)key;
+	(void)u;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void never_wake(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* The null ledger (--no-state) keeps nothing, touches no file, and never
+ * makes a send wait for the disk. */
+static void test_null_ledger_keeps_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger *l = NULL;
+	struct ledger_user u;
+	struct err e;
+	uint64_t d = 0, t;
+	long long n = -1;
+	int calls = 0, wakes = 0;
+
+	err_init(&e);
+	assert_int_equal(ledger_open_null(&l, &e), 0);
+	assert_non_null(l);
+	assert_int_equal(ledger_users_at_open(l), 0);
+	ledger_set_wake(l, never_wake, &wakes);
+	assert_int_equal(ledger_go_async(l, &e), 0);
+	assert_int_equal(ledger_begin(l, &e), 0);
+	t = ledger_next_ticket(l);
+	assert_int_equal(ledger_put(l, 7, "1", "4155550100", "usr_1", LEDGER_VERIF_INTENT, &e), 0);
+	assert_int_equal(ledger_set_verif(l, 7, LEDGER_VERIF_SENT, &e), 0);
+	assert_int_equal(ledger_find(l, 7, &u, &e), 0);
+	assert_int_equal(ledger_commit_async(l, &e), 0);
+	assert_int_equal(ledger_durable(l, &d, &e), 0);
+	assert_true(d >= t);
+	assert_true(d >= ledger_next_ticket(l));
+	assert_int_equal(ledger_commit(l, &e), 0);
+	assert_int_equal(ledger_count(l, (1u << (LEDGER_VERIF_MAX + 1)) - 1, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ledger_each(l, (1u << (LEDGER_VERIF_MAX + 1)) - 1, count_user,
+				     &calls, &e), 0);
+	assert_int_equal(calls, 0);
+	ledger_set_wake(l, NULL, NULL);
+	assert_int_equal(wakes, 0);
+	assert_string_equal(e.msg, "");
+	ledger_close(l);
+	assert_int_equal(ledger_open_null(&l, &e), 0);
+	ledger_discard(l);
+	assert_int_equal(count_entries(f->dir), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1186,6 +1291,8 @@ int main(void)
 		T(test_count_by_mask),
 		T(test_each_callback_error_is_reported),
 		T(test_new_ledger_appears_complete),
+		T(test_async_discard_drops_queued_writes),
+		T(test_null_ledger_keeps_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
