@@ -127,7 +127,8 @@ struct engine_opts {
  * wait_ms   optional: how long the caller can wait before its next turn
  *           (a gather time); the engine waits no longer.
  * accept    optional: a 2xx the caller must be able to use (a create's
- *           id): 0 = fine, -1 with why set = a bad response (as such retried).
+ *           id): 0 = fine, -1 with why set = a bad response (retry_decide
+ *           then decides, as for any bad response).
  * done      required: every job handed over ends here exactly once.
  */
 struct engine_feed {

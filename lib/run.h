@@ -27,8 +27,9 @@ enum import_result {
 	IMPORT_PARTIAL,     /* finished, some rows or codes did not succeed */
 	IMPORT_INPUT_ERROR, /* usage, input, state or output problem: nothing sent */
 	IMPORT_ABORTED,     /* 401/403, circuit breaker, --max-failures, a
-			     * configuration error found by the first
-			     * requests, the input changed during the run */
+			     * configuration error found mid-run (404 on the
+			     * users route, TLS, DNS), the input changed after
+			     * requests were sent */
 	IMPORT_INTERRUPTED, /* a signal: see stats.signal */
 	IMPORT_LOCAL_FAILURE /* a local write or read failed after requests were
 			      * sent (disk full, ledger unwritable): err says

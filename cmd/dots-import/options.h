@@ -1,6 +1,6 @@
 /*
  * options.h - the dots-import command line, environment and config file,
- * merged with the contract's precedence: command line > environment >
+ * merged with this precedence: command line > environment >
  * config file > built-in default.
  */
 #ifndef DOTS_OPTIONS_H
