@@ -47,7 +47,8 @@ static int accept(void *ctx, struct engine_job *j, const struct http_result *res
 
 	if (j->kind != REQUEST_CREATE)
 		return 0;
-	if (payload_created_user(res->body, res->body_len, s->user_id, &verified, why) < 0)
+	if (payload_created_user(r->arena, res->body, res->body_len, s->user_id, &verified,
+				 why) < 0)
 		return -1;
 	s->verified = verified; /* created() acts on it */
 	return 0;
@@ -322,8 +323,9 @@ static int setup(struct run *r)
 	if (n < 0 || (size_t)n >= sizeof(r->create_url))
 		return err_set(r->err, "base URL is too long");
 	r->send_body = payload_send_verification(&r->send_body_len, r->err);
-	if (!r->send_body)
-		return -1;
+	r->arena = payload_arena_new();
+	if (!r->send_body || !r->arena)
+		return r->send_body ? err_set(r->err, "out of memory") : -1;
 	/* every output exists before the first request */
 	if (results_open(&r->out, o->results_path, results_header, 11, r->err) < 0)
 		return -1;
@@ -443,6 +445,7 @@ static void teardown(struct run *r)
 	if (r->led)
 		ledger_set_wake(r->led, NULL, NULL); /* before the engine goes */
 	ledger_close(r->led_null);
+	payload_arena_free(r->arena);
 	if (r->eng_live)
 		engine_release(&r->eng);
 	http_free(r->http);

@@ -92,6 +92,7 @@ struct run {
 	struct err fail_err;
 	struct ledger *led_dead; /* a failed ledger: no more writes, closed last */
 	struct ledger *led_null; /* the spare null ledger that replaces it */
+	struct payload_arena *arena; /* jansson's trees: one body, one answer at a time */
 	bool out_dead;           /* the results file failed: no more rows written */
 };
 

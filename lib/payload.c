@@ -8,6 +8,7 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,65 +19,91 @@
  * at once: jansson allocates every key, string and object separately (~40
  * blocks a row) and frees them one by one, a tenth of the importer's CPU
  * with malloc. So while a body is built or a response parsed, jansson
- * allocates from this bump arena (from malloc otherwise), and the tree is
- * dropped by rewinding it. jansson's allocator hooks are process-wide,
- * hence one static arena: single-threaded use only (the import loop). What
- * does not fit spills into malloc and is freed the usual way.
+ * allocates from the caller's bump arena (from malloc when it passes none),
+ * and the tree is dropped by rewinding it. What does not fit spills into
+ * malloc and is freed the usual way. jansson's allocator hook is
+ * process-wide and takes no context: the arena in use is named by a
+ * thread-local pointer set for the length of one call, and the hook is
+ * installed once (pthread_once).
  */
 #define ARENA_BYTES (64 * 1024)
 
-static struct {
-	bool on;      /* a body is being built or a response parsed */
-	bool spilled; /* ...and needed malloc too */
+struct payload_arena {
+	bool spilled; /* the tree being built or parsed needed malloc too */
 	size_t used;
 	alignas(max_align_t) unsigned char buf[ARENA_BYTES];
-} arena;
+};
+
+static _Thread_local struct payload_arena *current; /* during one call only */
+static pthread_once_t hook_once = PTHREAD_ONCE_INIT;
+
+struct payload_arena *payload_arena_new(void)
+{
+	return calloc(1, sizeof(struct payload_arena));
+}
+
+void payload_arena_free(struct payload_arena *a)
+{
+	free(a);
+}
 
 static void *arena_malloc(size_t n)
 {
+	struct payload_arena *a = current;
 	size_t need = (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
 
-	if (arena.on) {
-		if (need >= n && need <= sizeof(arena.buf) - arena.used) {
-			void *p = arena.buf + arena.used;
+	if (a) {
+		if (need >= n && need <= sizeof(a->buf) - a->used) {
+			void *p = a->buf + a->used;
 
-			arena.used += need;
+			a->used += need;
 			return p;
 		}
-		arena.spilled = true;
+		a->spilled = true;
 	}
 	return malloc(n);
 }
 
 static void arena_free(void *p)
 {
+	struct payload_arena *a = current;
 	unsigned char *c = p;
 
-	if (c >= arena.buf && c < arena.buf + sizeof(arena.buf))
-		return; /* reclaimed when the parse is over */
+	if (a && c >= a->buf && c < a->buf + sizeof(a->buf))
+		return; /* reclaimed when the call is over */
 	free(p);
 }
 
-static void arena_begin(void)
+static void hook(void)
 {
-	static bool hooked;
+	json_set_alloc_funcs(arena_malloc, arena_free);
+}
 
-	if (!hooked) {
-		json_set_alloc_funcs(arena_malloc, arena_free);
-		hooked = true;
+static void arena_begin(struct payload_arena *a)
+{
+	pthread_once(&hook_once, hook);
+	current = a;
+	if (a) {
+		a->spilled = false;
+		a->used = 0;
 	}
-	arena.on = true;
-	arena.spilled = false;
-	arena.used = 0;
 }
 
 /* Drops root (built or parsed since arena_begin) and the arena with it. */
 static void arena_end(json_t *root)
 {
-	arena.on = false;
-	if (arena.spilled)
-		json_decref(root); /* frees the malloc'd part, skips the arena */
-	arena.used = 0;
+	struct payload_arena *a = current;
+
+	current = NULL;
+	if (!a)
+		json_decref(root);
+	else if (a->spilled) {
+		current = a; /* the arena's blocks are skipped, malloc's freed */
+		json_decref(root);
+		current = NULL;
+	}
+	if (a)
+		a->used = 0;
 }
 
 static int set_str(json_t *obj, const char *key, const char *val,
@@ -87,12 +114,13 @@ static int set_str(json_t *obj, const char *key, const char *val,
 	return 0;
 }
 
-char *payload_create_user(const struct user *u, size_t *len, struct err *err)
+char *payload_create_user(struct payload_arena *a, const struct user *u, size_t *len,
+			  struct err *err)
 {
 	json_t *obj;
 	char *dump, *out = NULL;
 
-	arena_begin();
+	arena_begin(a);
 	obj = json_object();
 	if (!obj) {
 		arena_end(NULL);
@@ -183,10 +211,11 @@ static bool id_char_ok(char c)
 int payload_user_id(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
 		    struct err *err)
 {
-	return payload_created_user(body, len, id, NULL, err);
+	return payload_created_user(NULL, body, len, id, NULL, err);
 }
 
-int payload_created_user(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
+int payload_created_user(struct payload_arena *a, const char *body, size_t len,
+			 char id[PAYLOAD_ID_MAX + 1],
 			 bool *verified, struct err *err)
 {
 	json_t *root, *jid, *jst;
@@ -194,7 +223,7 @@ int payload_created_user(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 
 	size_t n;
 	int rc = -1;
 
-	arena_begin();
+	arena_begin(a);
 	root = json_loadb(body, len, JSON_DECODE_ANY, NULL);
 	if (!root) {
 		arena_end(NULL);

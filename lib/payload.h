@@ -1,8 +1,11 @@
 /*
  * payload.h - the JSON the Dots API exchanges, built and parsed with jansson.
  *
- * Pure: no I/O. Request bodies are built once per row; responses are
- * treated as hostile (any shape, any size the transport let through).
+ * No I/O. Request bodies are built once per row; responses are treated as
+ * hostile (any shape, any size the transport let through). The hot calls
+ * take an arena (payload_arena_new): jansson then allocates from it for
+ * the length of the call and the tree is dropped by rewinding it; NULL =
+ * plain malloc. An arena serves one thread at a time.
  */
 #ifndef DOTS_PAYLOAD_H
 #define DOTS_PAYLOAD_H
@@ -15,6 +18,11 @@
 
 #define PAYLOAD_ID_MAX 64 /* longest user id accepted from the API */
 
+/* A 64 KiB bump arena for jansson's trees (bodies built, answers parsed). */
+struct payload_arena;
+struct payload_arena *payload_arena_new(void); /* NULL: out of memory */
+void payload_arena_free(struct payload_arena *a); /* NULL is a no-op */
+
 /*
  * The body of POST /v2/users for u: email, country_code, phone_number,
  * first_name, last_name, and username/date_of_birth/metadata when given. Metadata that
@@ -22,7 +30,8 @@
  * Returns a malloc'd NUL-terminated string (caller frees) with its length in
  * *len, or NULL with err set.
  */
-char *payload_create_user(const struct user *u, size_t *len, struct err *err);
+char *payload_create_user(struct payload_arena *a, const struct user *u, size_t *len,
+			  struct err *err);
 
 /*
  * The body of POST /v2/users/{id}/send-verification-token: an empty object.
@@ -48,7 +57,8 @@ int payload_user_id(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
  * (*verified true; any other status, none, or a non-string: false). A
  * verified user is never sent a code.
  */
-int payload_created_user(const char *body, size_t len, char id[PAYLOAD_ID_MAX + 1],
+int payload_created_user(struct payload_arena *a, const char *body, size_t len,
+			 char id[PAYLOAD_ID_MAX + 1],
 			 bool *verified, struct err *err);
 
 /*

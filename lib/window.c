@@ -302,7 +302,7 @@ int win_admit_row(struct run *r)
 		win_finish(s, ROW_PENDING);
 		return 1;
 	}
-	s->body = payload_create_user(&sr.user, NULL, r->err);
+	s->body = payload_create_user(r->arena, &sr.user, NULL, r->err);
 	if (!s->body) {
 		win_set_error(s, "%s", r->err->msg);
 		win_finish(s, ROW_INVALID);

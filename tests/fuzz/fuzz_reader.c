@@ -92,7 +92,7 @@ static void validate(const int col[USER_FIELD_COUNT],
 	FUZZ_CHECK(strlen(u.country_code) + strlen(u.phone_number) <= 15);
 	FUZZ_CHECK(u.phone_number[strspn(u.phone_number, "0123456789")] == '\0');
 	check_idempotent(&u);
-	body = payload_create_user(&u, &len, &e);
+	body = payload_create_user(NULL, &u, &len, &e);
 	if (!body)
 		fprintf(stderr, "payload_create_user failed: %s\n", e.msg);
 	FUZZ_CHECK(body != NULL);

@@ -44,7 +44,7 @@ static json_t *create_body(const struct user *u)
 	json_t *root;
 
 	err_init(&e);
-	body = payload_create_user(u, &len, &e);
+	body = payload_create_user(NULL, u, &len, &e);
 	if (!body)
 		fail_msg("payload_create_user: %s", e.msg);
 	assert_int_equal(len, strlen(body));
@@ -196,13 +196,13 @@ static void test_create_body_refuses_invalid_utf8(void **state)
 	fill_user(&u, "", NULL);
 	snprintf(u.first_name, sizeof(u.first_name), "%s", "bad\xff");
 	err_init(&e);
-	body = payload_create_user(&u, NULL, &e);
+	body = payload_create_user(NULL, &u, NULL, &e);
 	assert_null(body);
 	assert_string_equal(e.msg, "first_name: not valid UTF-8");
 
 	fill_user(&u, "", "caf\xe9");
 	err_init(&e);
-	body = payload_create_user(&u, NULL, &e);
+	body = payload_create_user(NULL, &u, NULL, &e);
 	assert_null(body);
 	assert_string_equal(e.msg, "metadata: not valid UTF-8");
 }
@@ -394,6 +394,52 @@ static void test_error_message_long_body(void **state)
 	payload_error_message(body, sizeof(body), out, 0); /* writes nothing */
 }
 
+/* With an arena the same table gives the same answers, over and over
+ * (the arena is rewound after each call), and a tree too big for it
+ * spills into malloc without leaking (ASan/valgrind check that). */
+static void test_arena_same_answers(void **state)
+{
+	struct payload_arena *a = payload_arena_new();
+	char big[100000];
+	bool verified = true;
+
+	(void)state;
+	assert_non_null(a);
+	for (int round = 0; round < 50; round++)
+		for (size_t i = 0; i < ARRAY_LEN(id_cases); i++) {
+			const struct id_case *c = &id_cases[i];
+			char id[PAYLOAD_ID_MAX + 1] = "untouched";
+			struct err e;
+			int rc;
+
+			err_init(&e);
+			rc = payload_created_user(a, c->body, strlen(c->body), id, NULL, &e);
+			assert_int_equal(rc, c->rc);
+			if (rc == 0)
+				assert_string_equal(id, c->want);
+		}
+	/* over 64 KiB of JSON: spills */
+	{
+		size_t n = 0;
+		char id[PAYLOAD_ID_MAX + 1];
+		struct err e;
+
+		n += (size_t)snprintf(big + n, sizeof(big) - n,
+				      "{\"id\":\"u1\",\"status\":\"verified\",\"x\":[");
+		while (n + 16 < sizeof(big))
+			n += (size_t)snprintf(big + n, sizeof(big) - n, "\"abcdefgh\",");
+		big[n - 1] = ']';
+		big[n++] = '}';
+		err_init(&e);
+		assert_int_equal(payload_created_user(a, big, n, id, &verified, &e), 0);
+		assert_string_equal(id, "u1");
+		assert_true(verified);
+		assert_int_equal(payload_created_user(a, "{\"id\":\"u2\"}", 11, id, &verified, &e), 0);
+		assert_false(verified);
+	}
+	payload_arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_send_verification_body),
 		cmocka_unit_test(test_user_id_table),
 		cmocka_unit_test(test_user_id_reads_only_len_bytes),
+		cmocka_unit_test(test_arena_same_answers),
 		cmocka_unit_test(test_error_message_table),
 		cmocka_unit_test(test_error_message_long_body),
 	};
