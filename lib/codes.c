@@ -74,11 +74,8 @@ struct codes {
 static void codes_event(void *ctx, enum engine_event ev, const struct engine_job *j,
 			const char *msg)
 {
-	static const enum import_event_kind kinds[] = {
-		[ENGINE_EV_PAUSE] = IMPORT_EV_PAUSE, [ENGINE_EV_ABORT] = IMPORT_EV_ABORT,
-		[ENGINE_EV_SIGNAL] = IMPORT_EV_SIGNAL, [ENGINE_EV_REQUEST] = IMPORT_EV_REQUEST};
 	struct codes *c = ctx;
-	struct import_event e = {kinds[ev], 0, 0, NULL, msg};
+	struct import_event e = {import_event_of(ev), 0, 0, NULL, msg};
 
 	(void)j;
 	if (c->o->log)

@@ -174,9 +174,6 @@ static int job_done(void *ctx, struct engine_job *j, const struct engine_end *en
 static void engine_event(void *ctx, enum engine_event ev, const struct engine_job *j,
 			 const char *msg)
 {
-	static const enum import_event_kind kinds[] = {
-		[ENGINE_EV_PAUSE] = IMPORT_EV_PAUSE, [ENGINE_EV_ABORT] = IMPORT_EV_ABORT,
-		[ENGINE_EV_SIGNAL] = IMPORT_EV_SIGNAL, [ENGINE_EV_REQUEST] = IMPORT_EV_REQUEST};
 	struct run *r = ctx;
 	const struct slot *s = j ? &r->win[(uintptr_t)j->cookie] : NULL;
 	char line[800];
@@ -185,7 +182,7 @@ static void engine_event(void *ctx, enum engine_event ev, const struct engine_jo
 		snprintf(line, sizeof(line), "row %zu: %s", s->row, msg);
 		msg = line;
 	}
-	win_emit(r, kinds[ev], s, msg);
+	win_emit(r, import_event_of(ev), s, msg);
 }
 
 /* ---- the feed: what the engine runs next ------------------------------ */

@@ -68,3 +68,12 @@ void import_take_figures(const struct engine *e, struct import_stats *st)
 	if (e->st.abort_reason[0])
 		memcpy(st->abort_reason, e->st.abort_reason, sizeof(st->abort_reason));
 }
+
+enum import_event_kind import_event_of(enum engine_event ev)
+{
+	static const enum import_event_kind kinds[] = {
+		[ENGINE_EV_PAUSE] = IMPORT_EV_PAUSE, [ENGINE_EV_ABORT] = IMPORT_EV_ABORT,
+		[ENGINE_EV_SIGNAL] = IMPORT_EV_SIGNAL, [ENGINE_EV_REQUEST] = IMPORT_EV_REQUEST};
+
+	return ev <= ENGINE_EV_REQUEST ? kinds[ev] : IMPORT_EV_ABORT;
+}

@@ -121,6 +121,9 @@ void import_http_opts(const struct import_opts *o, struct http_opts *out);
 /* The engine settings of a run (retry policy, rate, signals, clock). */
 void import_engine_opts(const struct import_opts *o, struct engine_opts *out);
 
+/* The run event an engine event is. */
+enum import_event_kind import_event_of(enum engine_event ev);
+
 /* The engine's request figures into st (requests, retries, 429s, latency,
  * signal, abort reason). */
 void import_take_figures(const struct engine *e, struct import_stats *st);
