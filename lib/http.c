@@ -1,9 +1,10 @@
 /*
  * http.c - the libcurl multi engine: a fixed pool of reusable transfers,
  * bounded response bodies (credentials masked), transport errors mapped to
- * enum transport. The only file that includes <curl/curl.h>. Never sleeps,
- * never retries on its own, never follows redirects, never logs
- * credentials, never sends them to a proxy.
+ * enum transport; the header lines come from http_headers.c. The only file
+ * that includes <curl/curl.h>. Never sleeps, never retries on its own,
+ * never follows redirects, never logs credentials, never sends them to a
+ * proxy.
  */
 #include "http.h"
 
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "http_int.h"
 
 #include "banned.h"
 
@@ -169,37 +172,6 @@ static int setup_easy(struct http *h, struct transfer *t, const struct http_opts
 	return rc == CURLE_OK ? 0 : -1;
 }
 
-/*
- * "Authorization: Basic base64(user:pass)" (RFC 7617), built once: libcurl
- * would format and encode it again for every request. Never follows a
- * redirect, so it only ever goes to the API host. The caller wipes it.
- */
-static char *basic_auth(const char *user, const char *pass)
-{
-	static const char prefix[] = "Authorization: Basic ";
-	size_t nu = strlen(user), np = strlen(pass), n = nu + 1 + np;
-	size_t cap = sizeof(prefix) + (n + 2) / 3 * 4;
-	unsigned char *in = malloc(n + 1);
-	char *out = malloc(cap);
-	size_t k;
-
-	if (!in || !out) {
-		free(in);
-		free(out);
-		return NULL;
-	}
-	memcpy(in, user, nu);
-	in[nu] = ':';
-	memcpy(in + nu + 1, pass, np);
-	memcpy(out, prefix, sizeof(prefix) - 1);
-	/* the same token that scrub.c masks in what comes back */
-	k = scrub_base64(in, n, out + sizeof(prefix) - 1);
-	out[sizeof(prefix) - 1 + k] = '\0';
-	explicit_bzero(in, n + 1);
-	free(in);
-	return out;
-}
-
 /* Wipes credentials out of the header list, then frees it. */
 static void free_headers(struct curl_slist *l)
 {
@@ -212,10 +184,8 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 {
 	struct http *h;
 	struct curl_slist *l = NULL;
-	static const char *const fixed[] = {
-		"Content-Type: application/json",
-		"User-Agent: dots-import/" DOTS_VERSION,
-	};
+	char *line[HTTP_HEADER_LINES];
+	int nlines;
 
 	if (o->max_in_flight < 1 || o->max_in_flight > 256)
 		return err_set(err, "concurrency must be 1..256");
@@ -230,34 +200,19 @@ int http_new(struct http **out, const struct http_opts *o, struct err *err)
 	h->multi = curl_multi_init();
 	if (!h->t || !h->done || !h->multi)
 		goto oom;
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		struct curl_slist *nl = curl_slist_append(l, fixed[i]);
-		if (!nl)
-			goto oom;
-		l = nl;
-	}
-	if (o->app_id) {
-		char line[300];
-		struct curl_slist *nl;
+	nlines = http_header_lines(o, line);
+	if (nlines < 0)
+		goto oom;
+	for (int i = 0; i < nlines; i++) {
+		struct curl_slist *nl = curl_slist_append(l, line[i]);
 
-		snprintf(line, sizeof(line), "Api-App-Id: %s", o->app_id);
-		nl = curl_slist_append(l, line);
-		if (!nl)
+		if (!nl) {
+			http_header_lines_free(line, nlines);
 			goto oom;
-		l = nl;
-	}
-	if (o->username) { /* no credentials at all for e.g. a webhook */
-		char *auth = basic_auth(o->username, o->password ? o->password : "");
-		struct curl_slist *nl = auth ? curl_slist_append(l, auth) : NULL;
-
-		if (auth) {
-			explicit_bzero(auth, strlen(auth));
-			free(auth);
 		}
-		if (!nl)
-			goto oom;
 		l = nl;
 	}
+	http_header_lines_free(line, nlines);
 	h->headers = l;
 	l = NULL;
 	if (scrub_init(&h->scrub, o->username, o->password, err) < 0) {

@@ -44,9 +44,9 @@ LIBS_F="$(pkg-config --libs libcurl jansson yaml-0.1 sqlite3 zlib) -lcsv -lm"
 # that small inputs cross record, field-count and read-chunk limits.
 srcs() {
 	case $1 in
-	fuzz_reader) echo "err num utf8 phone user payload gunzip decode reader" ;;
+	fuzz_reader) echo "err num utf8 phone user payload gunzip decode reader reader_src reader_columns" ;;
 	fuzz_phone) echo "err utf8 phone" ;;
-	fuzz_config) echo "err num utf8 phone user gunzip decode config" ;;
+	fuzz_config) echo "err num utf8 phone user gunzip decode config config_keys" ;;
 	fuzz_payload) echo "err payload" ;;
 	*) return 1 ;;
 	esac
