@@ -110,6 +110,7 @@ struct import_opts {
 	/* Optional clock (milliseconds, monotonic); NULL = CLOCK_MONOTONIC. */
 	int64_t (*now_ms)(void *ctx);
 	uint64_t seed;              /* jitter randomness; 0 = from time and pid */
+	const struct engine_transport *transport; /* tests: a fake instead of http (NULL = http) */
 };
 
 struct http_opts;
