@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "echo.h"
+#include "limitdoc.h"
 #include "userdoc.h"
 
 #include "banned.h"
@@ -35,6 +36,7 @@ enum api_ep {
 enum api_part {
 	API_PART_STORE = 1,
 	API_PART_FAULTS = 2,
+	API_PART_LIMIT = 4,
 };
 
 /* ---- lifecycle ------------------------------------------------------ */
@@ -64,6 +66,9 @@ int api_init(struct api *a, const struct api_config *cfg, struct err *err)
 	if (faults_init(&a->faults, &cfg->faults, err) < 0)
 		goto fail;
 	a->parts |= API_PART_FAULTS;
+	if (limit_init(&a->limit, &cfg->limit, cfg->start_ns, err) < 0)
+		goto fail;
+	a->parts |= API_PART_LIMIT;
 	if (cfg->faults.prob[FAULT_OVERSIZE] > 0 &&
 	    api_make_oversize(a, err) < 0)
 		goto fail;
@@ -77,6 +82,8 @@ void api_release(struct api *a)
 {
 	if (!a)
 		return;
+	if (a->parts & API_PART_LIMIT)
+		limit_release(&a->limit);
 	if (a->parts & API_PART_FAULTS)
 		faults_release(&a->faults);
 	if (a->parts & API_PART_STORE)
@@ -182,7 +189,11 @@ static void api_sandbox(struct api *a, const struct api_request *rq,
 			reply_405(out, "GET");
 		else
 			reply_json(out, 200,
-				   stats_doc(&a->stats, &a->store, &a->faults));
+				   stats_doc(&a->stats, &a->store, &a->faults,
+					     &a->limit, rq->now_ns));
+	} else if (strcmp(path, "limit") == 0) {
+		limitdoc_route(&a->limit, method, rq->body, rq->body_len,
+			       rq->now_ns, out);
 	} else if (strcmp(path, "users") == 0) {
 		json_t *list;
 
@@ -501,6 +512,7 @@ static void api_users(struct api *a, const struct api_request *rq,
 	char id[API_ID_MAX + 1];
 	const char *allow = "GET";
 	enum api_ep ep;
+	long retry;
 	int rc;
 
 	if (a->cfg.redirect_url) {
@@ -537,6 +549,17 @@ static void api_users(struct api *a, const struct api_request *rq,
 		stats_count(&a->stats, STATS_VERIFY_REQUESTS);
 	else
 		stats_count(&a->stats, STATS_GET_REQUESTS);
+	/* The limiter refuses before anything acts (no user, no SMS). */
+	if (limit_take(&a->limit, rq->now_ns, ep == API_EP_SEND, &retry) !=
+	    LIMIT_OK) {
+		if (retry < 0)
+			reply_error(out, 429, "rate_limited",
+				    "rate limit exceeded");
+		else
+			reply_429(out, retry, 0, rq->now_wall,
+				  "rate limit exceeded");
+		return;
+	}
 	faults_decide(&a->faults, rq->arrival_ns,
 		      ep != API_EP_GET && ep != API_EP_LIST, &d);
 	if (d.rate_limited) {

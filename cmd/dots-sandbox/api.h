@@ -3,6 +3,9 @@
  * users-v2 routes and endpoints, /_sandbox/ introspection, fault decisions
  * and their rendering, latency deadlines and the stats counters.
  *
+ * The limiter (limit.h) answers 429 before an endpoint acts; it is
+ * changed at run time through /_sandbox/limit (limitdoc.h).
+ *
  * A request comes in as a struct api_request (method, path, ?limit,
  * Authorization, body, times) and goes out as a struct reply (reply.h).
  * Times are passed in, never read, so everything is testable without a
@@ -17,6 +20,7 @@
 
 #include "err.h"
 #include "faults.h"
+#include "limit.h"
 #include "reply.h"
 #include "stats.h"
 #include "store.h"
@@ -36,6 +40,8 @@ struct api_config {
 	long hang_ms;		  /* hung requests close after this; 0 never */
 	int echo_raw;		  /* 1: --fault-echo answers text/plain */
 	struct faults_config faults;
+	struct limit_settings limit; /* the --limit-* limiter */
+	uint64_t start_ns; /* monotonic server start: limiter second 0 */
 };
 
 /* One request as the HTTP server received it; everything borrowed. */
@@ -56,6 +62,7 @@ struct api {
 	struct store store;
 	struct faults faults;
 	struct stats stats;
+	struct limit limit;
 	char *oversize; /* the --fault-oversize body, or NULL */
 	int parts;	/* init progress, for api_release */
 };

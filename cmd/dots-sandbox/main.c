@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include "err.h"
+#include "limitdoc.h"
 #include "num.h"
 #include "server.h"
 
@@ -55,6 +56,12 @@ enum sandbox_opt {
 	OPT_ECHO_RAW,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
+	OPT_LIMIT_BUCKET,
+	OPT_LIMIT_BURST,
+	OPT_LIMIT_WINDOW,
+	OPT_LIMIT_NO_RETRY_AFTER,
+	OPT_LIMIT_SMS,
+	OPT_LIMIT_SCHEDULE,
 	OPT_FAULT_BASE = 512, /* + enum fault_kind */
 };
 
@@ -93,6 +100,12 @@ static const struct option sandbox_options[] = {
     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
     {"pause-grace-ms", required_argument, NULL, OPT_PAUSE_GRACE},
     {"hang-ms", required_argument, NULL, OPT_HANG_MS},
+    {"limit-bucket", required_argument, NULL, OPT_LIMIT_BUCKET},
+    {"limit-burst", required_argument, NULL, OPT_LIMIT_BURST},
+    {"limit-window", required_argument, NULL, OPT_LIMIT_WINDOW},
+    {"limit-no-retry-after", no_argument, NULL, OPT_LIMIT_NO_RETRY_AFTER},
+    {"limit-sms", required_argument, NULL, OPT_LIMIT_SMS},
+    {"limit-schedule", required_argument, NULL, OPT_LIMIT_SCHEDULE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -150,6 +163,42 @@ static void sandbox_usage(FILE *out)
 	      "(default: at exit)\n"
 	      "  --trickle            send API bodies one byte per second\n"
 	      "  --redirect URL       answer every API request 302 to URL\n"
+	      "limiter (routed, authenticated /api requests, never "
+	      "/_sandbox; its 429s\n"
+	      "  act on nothing; independent of --rate-limit):\n"
+	      "  --limit-bucket N     token bucket of N requests/s\n"
+	      "  --limit-burst B      its size (default max(1, N/10))\n"
+	      "  --limit-window N/S   at most N requests per S seconds, "
+	      "windows aligned on\n"
+	      "                       the monotonic clock (600/60, 300/1)\n"
+	      "  --limit-no-retry-after  429s without Retry-After (default: "
+	      "the whole seconds,\n"
+	      "                       at least 1, until a token / the next "
+	      "window)\n"
+	      "  --limit-sms N        also a bucket of N/s (burst max(1, "
+	      "N/10)) for\n"
+	      "                       POST .../send-verification-token\n"
+	      "  --limit-schedule T1:N1,T2:N2  at T s after start the "
+	      "limiter becomes a\n"
+	      "                       bucket of N/s (0: none; --limit-burst "
+	      "kept, tokens kept)\n"
+	      "  GET /_sandbox/limit shows the limiter; POST /_sandbox/limit "
+	      "{\"kind\":\n"
+	      "  \"bucket\"|\"window\"|\"none\", \"rate\": N, "
+	      "\"window_s\": S, \"burst\": B, \"retry_after\":\n"
+	      "  true|false, \"sms_rate\": N, \"schedule\": \"T:N,...\"} "
+	      "replaces it atomically:\n"
+	      "  absent fields keep their values (a new kind needs \"rate\", "
+	      "a window\n"
+	      "  \"window_s\"), the pending schedule is dropped unless given "
+	      "(T from now),\n"
+	      "  buckets start full, windows count afresh. 400/422 on bad "
+	      "bodies.\n"
+	      "  Stats: \"limited\" (its 429s), \"limited_sms\" (of them "
+	      "the SMS limit's),\n"
+	      "  \"accepted_per_s\" (requests it let through per second since "
+	      "start, the\n"
+	      "  last 3600 at most; the last entry is the current second).\n"
 	      "API: POST /api/v2/users, GET /api/v2/users?limit=N "
 	      "(1..100, default 10),\n"
 	      "  GET /api/v2/users/ID, POST /api/v2/users/ID/"
@@ -282,6 +331,7 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 {
 	const char *cert_path = NULL, *key_path = NULL;
 	const char *name;
+	int have_bucket = 0, have_window = 0, have_burst = 0;
 	long v;
 	int c, idx;
 
@@ -293,6 +343,7 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 	cfg->retry_after_s = 1;
 	cfg->faults.seed = 1;
 	cfg->faults.pause_grace_ms = 200;
+	limit_settings_default(&cfg->limit);
 	opterr = 0;
 	idx = -1;
 	while ((c = getopt_long(argc, argv, ":hV", sandbox_options, &idx)) !=
@@ -394,6 +445,40 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 		case OPT_TLS_KEY:
 			key_path = optarg;
 			break;
+		case OPT_LIMIT_BUCKET:
+			if (sandbox_double(name, optarg, 0.001, LIMIT_RATE_MAX,
+					   &cfg->limit.rate, err))
+				return -1;
+			cfg->limit.kind = LIMIT_BUCKET;
+			have_bucket = 1;
+			break;
+		case OPT_LIMIT_BURST:
+			if (sandbox_double(name, optarg, 1, LIMIT_RATE_MAX,
+					   &cfg->limit.burst, err))
+				return -1;
+			have_burst = 1;
+			break;
+		case OPT_LIMIT_WINDOW:
+			if (limitdoc_parse_window(optarg, &cfg->limit.rate,
+						  &cfg->limit.window_s,
+						  err) < 0)
+				return err_prefix(err, "--limit-window");
+			cfg->limit.kind = LIMIT_WINDOW;
+			have_window = 1;
+			break;
+		case OPT_LIMIT_NO_RETRY_AFTER:
+			cfg->limit.no_retry_after = 1;
+			break;
+		case OPT_LIMIT_SMS:
+			if (sandbox_double(name, optarg, 0, LIMIT_RATE_MAX,
+					   &cfg->limit.sms_rate, err))
+				return -1;
+			break;
+		case OPT_LIMIT_SCHEDULE:
+			if (limitdoc_parse_schedule(optarg, &cfg->limit, err) <
+			    0)
+				return err_prefix(err, "--limit-schedule");
+			break;
 		case OPT_HANG_MS:
 			if (sandbox_long(name, optarg, 0, 86400000,
 					 &cfg->hang_ms, err))
@@ -428,6 +513,14 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 		return err_set(err, "--tls-cert and --tls-key go together");
 	if (faults_config_check(&cfg->faults, err) < 0)
 		return -1;
+	if (have_bucket && have_window)
+		return err_set(err, "--limit-bucket and --limit-window "
+				    "exclude each other");
+	if (have_burst && !have_bucket && cfg->limit.n_steps == 0)
+		return err_set(err, "--limit-burst needs --limit-bucket or "
+				    "--limit-schedule");
+	if (limit_settings_check(&cfg->limit, err) < 0)
+		return err_prefix(err, "--limit-*");
 	if (cert_path &&
 	    (sandbox_read_pem("tls-cert", cert_path, &pems->cert, err) < 0 ||
 	     sandbox_read_pem("tls-key", key_path, &pems->key, err) < 0)) {

@@ -68,7 +68,9 @@ void reply_text(struct reply *r, unsigned status, const char *text)
 
 void reply_json(struct reply *r, unsigned status, json_t *doc)
 {
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	/* Reals as 0.2, not 0.20000000000000001 (the limiter's rates). */
+	size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(15);
+	char *text = doc ? json_dumps(doc, flags) : NULL;
 
 	json_decref(doc);
 	reply_raw(r, status, REPLY_CTYPE_JSON, text, text ? strlen(text) : 0,

@@ -466,6 +466,8 @@ struct server *server_start(const struct server_config *cfg, struct err *err)
 	ac.hang_ms = cfg->hang_ms;
 	ac.echo_raw = cfg->echo_raw;
 	ac.faults = cfg->faults;
+	ac.limit = cfg->limit;
+	ac.start_ns = delayq_now_ns();
 	if (api_init(&s->api, &ac, err) < 0)
 		goto fail;
 	s->parts |= SERVER_PART_API;

@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "faults.h"
+#include "limit.h"
 
 struct server_config {
 	const char *bind_addr;	  /* IPv4 or IPv6 literal; "127.0.0.1" */
@@ -31,6 +32,7 @@ struct server_config {
 	const char *tls_cert;	  /* PEM text: serve HTTPS (with tls_key) */
 	const char *tls_key;	  /* PEM text of the private key */
 	struct faults_config faults;
+	struct limit_settings limit; /* --limit-*: schedule offsets from start */
 };
 
 struct server;

@@ -1,11 +1,12 @@
 /*
  * stats.c - request counters and the /_sandbox/stats JSON document.
  * Pure: must not do I/O or know HTTP; keys and their order are the
- * stats API the e2e tests read, so never rename one.
+ * stats API the e2e tests read, so never rename one (new ones go last).
  */
 #include "stats.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "banned.h"
 
@@ -61,7 +62,27 @@ static void stats_put(json_t *o, const char *key, unsigned long v)
 	json_object_set_new(o, key, json_integer((json_int_t)v));
 }
 
-json_t *stats_doc(struct stats *s, struct store *store, struct faults *faults)
+/* The limiter's keys, after every older one. */
+static void stats_limit(json_t *o, struct limit *limit, uint64_t now_ns)
+{
+	uint32_t *hist = malloc(LIMIT_HISTORY * sizeof(*hist));
+	struct limit_stats ls;
+	json_t *list = json_array();
+	size_t n = 0, i;
+
+	limit_snapshot(limit, &ls);
+	stats_put(o, "limited", ls.limited);
+	stats_put(o, "limited_sms", ls.limited_sms);
+	if (hist)
+		n = limit_history(limit, now_ns, hist);
+	for (i = 0; list && i < n; i++)
+		json_array_append_new(list, json_integer((json_int_t)hist[i]));
+	free(hist);
+	json_object_set_new(o, "accepted_per_s", list);
+}
+
+json_t *stats_doc(struct stats *s, struct store *store, struct faults *faults,
+		  struct limit *limit, uint64_t now_ns)
 {
 	struct store_stats ss;
 	struct faults_stats fs;
@@ -105,5 +126,6 @@ json_t *stats_doc(struct stats *s, struct store *store, struct faults *faults)
 		}
 	}
 	json_object_set_new(o, "responses", st);
+	stats_limit(o, limit, now_ns);
 	return o;
 }

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "faults.h"
+#include "limit.h"
 #include "store.h"
 
 #define STATS_STATUS_MAX 600 /* statuses counted: 0..599 */
@@ -42,7 +43,11 @@ unsigned long stats_get(struct stats *s, enum stats_counter c);
 void stats_count_status(struct stats *s, unsigned status);
 unsigned long stats_get_status(struct stats *s, unsigned status);
 
-/* The /_sandbox/stats object; NULL on out of memory. */
-json_t *stats_doc(struct stats *s, struct store *store, struct faults *faults);
+/*
+ * The /_sandbox/stats object at now_ns (the limiter's per-second history
+ * runs up to now); NULL on out of memory.
+ */
+json_t *stats_doc(struct stats *s, struct store *store, struct faults *faults,
+		  struct limit *limit, uint64_t now_ns);
 
 #endif

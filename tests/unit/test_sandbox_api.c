@@ -28,6 +28,8 @@
 #include "../../cmd/dots-sandbox/auth.c"
 #include "../../cmd/dots-sandbox/echo.c"
 #include "../../cmd/dots-sandbox/faults.c"
+#include "../../cmd/dots-sandbox/limit.c"
+#include "../../cmd/dots-sandbox/limitdoc.c"
 #include "../../cmd/dots-sandbox/reply.c"
 #include "../../cmd/dots-sandbox/rng.c"
 #include "../../cmd/dots-sandbox/stats.c"
@@ -801,6 +803,9 @@ static void test_api_stats(void **state)
 	    "after_effects",
 	    "faults",
 	    "responses",
+	    "limited",
+	    "limited_sms",
+	    "accepted_per_s",
 	};
 	static const char *const fkeys[] = {
 	    "429",	 "500",	     "502",  "503",  "504",  "reset",	 "hang",
