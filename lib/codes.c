@@ -100,6 +100,7 @@ static int codes_start(struct codes *c, struct err *err)
 		engine_http_transport(c->http, &t);
 	}
 	import_engine_opts(c->o, &eo);
+	eo.learned_rate = c->led ? ledger_learned_rate(c->led) : 0;
 	eo.event = codes_event;
 	eo.ctx = c;
 	if (engine_init(&c->eng, &eo, &t, err) < 0)
@@ -128,6 +129,8 @@ static enum import_result ending(const struct codes *c, bool all_ok)
 
 static void codes_release(struct codes *c)
 {
+	if (c->led && c->eng_live)
+		ledger_keep_rate(c->led, adapt_learned(&c->eng.adapt));
 	for (size_t i = 0; c->jobs && i < GROUP_SIZE; i++)
 		free(c->jobs[i].body);
 	free(c->jobs);

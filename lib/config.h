@@ -26,7 +26,9 @@ struct config {
 	char *ca_cert;           /* PEM bundle for private CAs; NULL = system */
 	/* import: */
 	long concurrency;        /* 1..256, default 8 */
-	double rate_limit;       /* requests/s over all connections, 0 = none */
+	double rate_limit;       /* CONFIG_RATE_AUTO: adaptive pacing (default);
+				  * N > 0: adaptive under a ceiling of N
+				  * requests/s; 0: unlimited, no pacing */
 	bool send_verification;  /* default true */
 	char *state;             /* ledger path, default "dots-import.db" */
 	char *default_country_code; /* for "phone" values without + / 00 */
@@ -54,6 +56,12 @@ void config_init(struct config *c);
  * On failure c is left unchanged (and must still be released).
  */
 int config_load(struct config *c, const char *path, struct err *err);
+
+#define CONFIG_RATE_AUTO (-1.0)
+
+/* Parses a rate as written in the config or on the command line: "auto",
+ * "unlimited", or 0..100000 requests/s (0 = unlimited). Returns 0 or -1. */
+int config_parse_rate(const char *s, double *out);
 
 /*
  * Parses a delimiter as written in the config or on the command line:

@@ -26,6 +26,7 @@ enum key_type {
 	KEY_BOOL,   /* true/false/yes/no/on/off, any case */
 	KEY_CC,	    /* calling code: 1-3 digits, a leading '+' is dropped */
 	KEY_DELIM,  /* field delimiter: , ; | tab, stored as a char */
+	KEY_RATE,   /* auto | unlimited | a number in [min, max], as a double */
 	KEY_ENCODING, /* an encoding iconv knows, stored as a heap copy */
 	KEY_REJECT, /* a key we refuse with a fixed reason (secrets) */
 };
@@ -66,8 +67,8 @@ static const struct key_spec keys[CONFIG_NKEYS] = {
 		   "or use DOTS_API_KEY"},
 	{.name = "import.concurrency", .type = KEY_LONG,
 	 .offset = OFF(concurrency), .min = 1, .max = 256, .def_num = 8},
-	{.name = "import.rate_limit", .type = KEY_NUMBER,
-	 .offset = OFF(rate_limit), .min = 0, .max = 100000, .def_num = 0},
+	{.name = "import.rate_limit", .type = KEY_RATE,
+	 .offset = OFF(rate_limit), .min = 0, .max = 100000, .def_num = CONFIG_RATE_AUTO},
 	{.name = "import.send_verification", .type = KEY_BOOL,
 	 .offset = OFF(send_verification), .def_num = 1},
 	{.name = "import.state", .type = KEY_STRING, .offset = OFF(state),
@@ -102,6 +103,19 @@ static void *field_ptr(struct config *c, size_t offset)
 static int is_string_key(const struct key_spec *k)
 {
 	return k->type == KEY_STRING || k->type == KEY_CC || k->type == KEY_ENCODING;
+}
+
+int config_parse_rate(const char *s, double *out)
+{
+	if (!strcasecmp(s, "auto")) {
+		*out = CONFIG_RATE_AUTO;
+		return 0;
+	}
+	if (!strcasecmp(s, "unlimited")) {
+		*out = 0;
+		return 0;
+	}
+	return num_parse_double(s, 0, 100000, out);
 }
 
 int config_parse_delimiter(const char *s, char *out)
@@ -153,6 +167,7 @@ void config_init(struct config *c)
 			*(long *)p = (long)k->def_num;
 			break;
 		case KEY_NUMBER:
+		case KEY_RATE:
 			*(double *)p = k->def_num;
 			break;
 		case KEY_BOOL:
@@ -246,6 +261,10 @@ static int type_error(struct config_load_state *st, const struct key_spec *k,
 	case KEY_NUMBER:
 		snprintf(want, sizeof(want),
 			 "expected a number from %ld to %ld", k->min, k->max);
+		break;
+	case KEY_RATE:
+		snprintf(want, sizeof(want),
+			 "expected auto, unlimited or a number from %ld to %ld", k->min, k->max);
 		break;
 	case KEY_BOOL:
 		snprintf(want, sizeof(want), "expected true or false");
@@ -369,6 +388,10 @@ static int apply(struct config_load_state *st, const struct key_spec *k, const c
 		return 0;
 	case KEY_DELIM:
 		if (config_parse_delimiter(s, (char *)p) < 0)
+			return type_error(st, k, name, v, line);
+		return 0;
+	case KEY_RATE:
+		if (config_parse_rate(s, (double *)p) < 0)
 			return type_error(st, k, name, v, line);
 		return 0;
 	case KEY_ENCODING: {

@@ -56,7 +56,8 @@ int engine_init(struct engine *e, const struct engine_opts *o,
 	if (e->o.policy.max_retry_after_ms <= 0)
 		e->o.policy.max_retry_after_ms = ENGINE_MAX_RETRY_AFTER_MS;
 	e->rng = o->seed ? o->seed : clock_seed();
-	pace_init(&e->pace, o->rate, engine_now(e));
+	adapt_init(&e->adapt, o->adaptive, o->rate, o->learned_rate, engine_now(e));
+	pace_init(&e->pace, adapt_rate(&e->adapt, engine_now(e)), engine_now(e));
 	e->cap_waiting = 64;
 	e->waiting = malloc(e->cap_waiting * sizeof(*e->waiting));
 	if (!e->waiting)
@@ -166,6 +167,31 @@ static struct engine_job *wait_pop(struct engine *e)
 
 /* ---- one answer ----------------------------------------------------------- */
 
+/*
+ * An answer for the pacing: a 429 pauses every new request (for its
+ * Retry-After at least) and adaptive pacing lowers the rate; any other
+ * answer counts as accepted by the API's limiter.
+ */
+static void throttle(struct engine *e, bool limited, long retry_after_ms, int64_t now)
+{
+	int64_t until;
+
+	if (retry_after_ms > e->o.policy.max_retry_after_ms)
+		retry_after_ms = e->o.policy.max_retry_after_ms;
+	until = adapt_answer(&e->adapt, limited, retry_after_ms, now);
+	if (until <= now)
+		return;
+	/* time paused, without counting overlapping pauses twice */
+	if (until > e->pause_until_ms) {
+		e->st.paused_ms += until - (e->pause_until_ms > now ? e->pause_until_ms : now);
+		e->pause_until_ms = until;
+	}
+	/* (pace_pause adds the millisecond a truncating clock may lose) */
+	pace_pause(&e->pace, until);
+	event(e, ENGINE_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms%s",
+	      (long)(until - now), e->adapt.on ? "; pace lowered" : "");
+}
+
 static size_t lat_bucket(long ms)
 {
 	if (ms < 0)
@@ -239,12 +265,8 @@ static int handle(struct engine *e, const struct http_result *res, int64_t now,
 			    PACE_BREAKER_LIMIT);
 	d = retry_decide(&e->o.policy, j->kind, o, j->attempts, res->retry_after_ms,
 			 clock_rand01(&e->rng));
-	if (d.pause_all) {
-		/* (pace_pause adds the millisecond a truncating clock may lose) */
-		pace_pause(&e->pace, now + d.delay_ms);
-		event(e, ENGINE_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms",
-		      d.delay_ms);
-	}
+	if (res->transport == TRANSPORT_OK)
+		throttle(e, o == OUTCOME_RATE_LIMITED, res->retry_after_ms, now);
 	event(e, ENGINE_EV_REQUEST, j, "%s attempt %d: %s (HTTP %ld, %ld ms)",
 	      j->kind == REQUEST_CREATE ? (j->get ? "read" : "create")
 	      : j->kind == REQUEST_SEND ? "send" : "verify",
@@ -316,6 +338,10 @@ static int start(struct engine *e, struct engine_job *j, struct err *err)
 static int start_jobs(struct engine *e, const struct engine_feed *f, int64_t now,
 		      struct err *err)
 {
+	e->st.rate = adapt_rate(&e->adapt, now);
+	e->st.learned_rate = adapt_learned(&e->adapt);
+	e->st.paused = now < e->pause_until_ms;
+	pace_set_rate(&e->pace, e->st.rate, now);
 	while (!engine_halted(e) && e->t.free_slots(e->t.ctx) > 0 &&
 	       e->nflying < ENGINE_MAX_IN_FLIGHT) {
 		struct engine_job *j = NULL;

@@ -22,6 +22,7 @@
 
 #include "err.h"
 #include "http.h"
+#include "adapt.h"
 #include "outcome.h"
 #include "pace.h"
 #include "retry.h"
@@ -98,12 +99,18 @@ struct engine_stats {
 	size_t rate_limited;      /* 429 answers */
 	uint32_t latency_hist[ENGINE_LAT_BUCKETS];
 	int signal;               /* the signal that stopped the run, 0 = none */
+	double rate;              /* the pace now, requests/s (0 = unlimited) */
+	double learned_rate;      /* the API's limit as learned, 0 = none */
+	int64_t paused_ms;        /* time every new request waited after 429s */
+	bool paused;              /* waiting now */
 	char abort_reason[512];   /* why the run was aborted, "" = not aborted */
 };
 
 struct engine_opts {
 	struct retry_policy policy;
-	double rate;                          /* requests/s, 0 = unlimited */
+	double rate;                          /* ceiling, requests/s; 0 = none */
+	bool adaptive;                        /* --rate auto (under the ceiling) */
+	double learned_rate;                  /* from an earlier run, 0 = none */
 	volatile sig_atomic_t *stop;          /* a signal number, asynchronously */
 	volatile sig_atomic_t *abandon;       /* stop waiting for in-flight requests */
 	int64_t (*now_ms)(void *ctx);         /* NULL = CLOCK_MONOTONIC */
@@ -148,6 +155,8 @@ struct engine {
 	struct engine_transport t;
 	struct engine_stats st;
 	struct pace pace;
+	struct adapt adapt;                   /* adaptive pacing: sets the pace's rate */
+	int64_t pause_until_ms;               /* the current 429 pause, for stats */
 	uint64_t rng;
 	enum engine_halt halt;
 	int64_t deadline_ms;                  /* halted: in-flight requests until then */

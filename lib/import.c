@@ -50,6 +50,16 @@ static int accept(void *ctx, struct engine_job *j, const struct http_result *res
 	if (payload_created_user(r->arena, res->body, res->body_len, s->user_id, &verified,
 				 why) < 0)
 		return -1;
+	{ /* a hostile API could hand a credential back as the id */
+		char copy[sizeof(s->user_id)];
+		size_t n = strlen(s->user_id);
+
+		memcpy(copy, s->user_id, n + 1);
+		if (res->scrub && scrub_apply(res->scrub, copy, n) > 0) {
+			s->user_id[0] = '\0';
+			return err_set(why, "response \"id\" contains a credential");
+		}
+	}
 	s->verified = verified; /* created() acts on it */
 	return 0;
 }
@@ -343,6 +353,7 @@ static int setup(struct run *r)
 		if (http_new(&r->http, &ho, r->err) < 0)
 			return -1;
 		import_engine_opts(o, &eo);
+		eo.learned_rate = ledger_learned_rate(r->led); /* tonight starts from it */
 		eo.event = engine_event;
 		eo.ctx = r;
 		engine_http_transport(r->http, &t);
@@ -441,6 +452,8 @@ static void teardown(struct run *r)
 	fifo_release(&r->durq);
 	if (r->led)
 		ledger_set_wake(r->led, NULL, NULL); /* before the engine goes */
+	if (r->led && r->eng_live) /* stored when the ledger closes */
+		ledger_keep_rate(r->led, adapt_learned(&r->eng.adapt));
 	ledger_close(r->led_null);
 	payload_arena_free(r->arena);
 	if (r->eng_live)

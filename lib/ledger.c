@@ -30,6 +30,8 @@ struct ledger {
 	bool group;  /* ledger_begin called: writes join one transaction */
 	bool in_txn; /* a transaction is open */
 	long long users_at_open;
+	double learned_rate;   /* the API's rate a run learned ("learned_rate") */
+	double keep_rate;      /* to store at close, 0 = none */
 	sqlite3_stmt *find, *put, *set_verif, *each, *count;
 	bool unsynced;         /* committed, not fdatasynced yet */
 	uint64_t committed;    /* commits asked for = the newest ticket */
@@ -412,6 +414,14 @@ static int open_ledger(struct ledger **out, const char *path, const char *base_u
 	if (open_write(l, base_url, client_id, err) < 0 || ledger_file_sync_dir(&l->file, err) < 0 ||
 	    prepare(l, err) < 0 || count_users(l, err) < 0)
 		goto fail;
+	{
+		char rate[32];
+
+		if (meta_get(l, "learned_rate", rate, sizeof(rate), err) == 1)
+			l->learned_rate = strtod(rate, NULL);
+		if (!(l->learned_rate > 0 && l->learned_rate < 1e6))
+			l->learned_rate = 0;
+	}
 	*out = l;
 	return 0;
 fail:
@@ -802,6 +812,15 @@ static void destroy(struct ledger *l, bool commit)
 	} else if (commit) {
 		commit_durable(l, NULL);
 	}
+	if (commit && l->db && l->keep_rate > 0) {
+		char rate[32];
+
+		snprintf(rate, sizeof(rate), "%.3f", l->keep_rate);
+		if (meta_set(l, "learned_rate", rate, NULL) == 0) {
+			l->unsynced = true;
+			commit_durable(l, NULL);
+		}
+	}
 	sqlite3_finalize(l->find);
 	sqlite3_finalize(l->put);
 	sqlite3_finalize(l->set_verif);
@@ -825,4 +844,15 @@ void ledger_discard(struct ledger *l)
 {
 	if (l)
 		destroy(l, false);
+}
+
+double ledger_learned_rate(const struct ledger *l)
+{
+	return l->null ? 0 : l->learned_rate;
+}
+
+void ledger_keep_rate(struct ledger *l, double rate)
+{
+	if (!l->null && rate > 0)
+		l->keep_rate = rate;
 }

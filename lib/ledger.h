@@ -171,6 +171,13 @@ int ledger_each(struct ledger *l, unsigned mask,
  */
 int ledger_count(struct ledger *l, unsigned mask, long long *n, struct err *err);
 
+/* The API's request rate an earlier run learned (requests/s), 0 when none:
+ * tonight's run starts from it instead of finding it again. */
+double ledger_learned_rate(const struct ledger *l);
+
+/* The rate this run learned: stored (durably) when the ledger is closed. */
+void ledger_keep_rate(struct ledger *l, double rate);
+
 /* Commits an open group and closes. NULL is a no-op. */
 void ledger_close(struct ledger *l);
 

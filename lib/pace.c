@@ -79,9 +79,26 @@ void pace_pause(struct pace *p, int64_t until_ms)
 
 bool pace_count(struct pace *p, enum outcome o)
 {
+	if (o == OUTCOME_RATE_LIMITED)
+		return false; /* a pacing signal, not a failure: neither counts nor resets */
 	if (o == OUTCOME_OK || o == OUTCOME_REJECTED || o == OUTCOME_AUTH) {
 		p->consecutive_failures = 0;
 		return false;
 	}
 	return ++p->consecutive_failures >= PACE_BREAKER_LIMIT;
+}
+
+void pace_set_rate(struct pace *p, double rate, int64_t now_ms)
+{
+	if (rate == p->rate)
+		return;
+	refill(p, now_ms); /* credit earned at the old rate */
+	if (p->rate <= 0) {
+		/* from unlimited to paced: no saved-up burst */
+		p->tokens = 1.0;
+		p->tokens_at_ms = now_ms;
+	}
+	p->rate = rate;
+	if (rate > 0 && p->tokens > burst(p))
+		p->tokens = burst(p);
 }

@@ -35,13 +35,18 @@ bool pace_ready(struct pace *p, int64_t now_ms);
 /* Milliseconds until pace_take can succeed (0 = now). */
 int64_t pace_wait_ms(const struct pace *p, int64_t now_ms);
 
+/* Changes the rate (adaptive pacing); the credit earned so far is kept,
+ * up to the new burst. 0 = unlimited. */
+void pace_set_rate(struct pace *p, double rate, int64_t now_ms);
+
 /* Holds every new request until until_ms (a later pause wins). */
 void pace_pause(struct pace *p, int64_t until_ms);
 
 /*
- * Counts an outcome for the circuit breaker. Failures are transport errors,
- * 429 and 5xx; an accepted request or an API rejection of the data (4xx)
- * resets the count. Returns true when the limit is reached.
+ * Counts an outcome for the circuit breaker. Failures are transport errors
+ * and 5xx; an accepted request or an API rejection of the data (4xx)
+ * resets the count; a 429 is a pacing signal and does neither. Returns true
+ * when the limit is reached.
  */
 bool pace_count(struct pace *p, enum outcome o);
 

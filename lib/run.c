@@ -49,7 +49,8 @@ void import_engine_opts(const struct import_opts *o, struct engine_opts *out)
 	out->policy.max_delay_ms = o->cfg->max_delay_ms;
 	out->policy.max_retry_after_ms = ENGINE_MAX_RETRY_AFTER_MS;
 	out->policy.resend_in_doubt = o->resend_in_doubt;
-	out->rate = o->cfg->rate_limit;
+	out->rate = o->cfg->rate_limit > 0 ? o->cfg->rate_limit : 0; /* the ceiling */
+	out->adaptive = o->cfg->rate_limit != 0;                    /* auto, or under N */
 	out->stop = o->stop;
 	out->abandon = o->abandon;
 	out->now_ms = o->now_ms;
@@ -65,6 +66,10 @@ void import_take_figures(const struct engine *e, struct import_stats *st)
 	st->rate_limited = e->st.rate_limited;
 	memcpy(st->latency_hist, e->st.latency_hist, sizeof(st->latency_hist));
 	st->signal = e->st.signal;
+	st->rate_now = e->st.rate;
+	st->learned_rate = e->st.learned_rate;
+	st->paused_ms = e->st.paused_ms;
+	st->paused = e->st.paused;
 	if (e->st.abort_reason[0])
 		memcpy(st->abort_reason, e->st.abort_reason, sizeof(st->abort_reason));
 }

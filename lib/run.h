@@ -74,6 +74,10 @@ struct import_stats {
 	double elapsed_s;
 	int signal;                          /* signal that stopped the run */
 	char abort_reason[512];
+	double rate_now;                     /* the pace now, requests/s (0 = unlimited) */
+	double learned_rate;                 /* the API's limit as learned, 0 = none */
+	int64_t paused_ms;                   /* time all requests waited after 429s */
+	bool paused;                         /* waiting now */
 	long long input_appended;            /* bytes appended to the input during the run */
 	bool results_written;                /* the results file is complete */
 };

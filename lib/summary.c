@@ -74,6 +74,10 @@ char *summary_json(const struct summary_info *si)
 	json_object_set_new(root, "requests_per_s",
 			    json_real(st->elapsed_s > 0 ? (double)st->requests / st->elapsed_s : 0));
 	json_object_set_new(root, "latency_ms", lat ? lat : json_null());
+	json_object_set_new(root, "pacing",
+			    json_pack("{s:I,s:f,s:f}", "rate_limited", (json_int_t)st->rate_limited,
+				      "paused_s", (double)st->paused_ms / 1000.0, "learned_rate",
+				      st->learned_rate));
 	json_object_set_new(root, "stopped_early", st->abort_reason[0] ? json_string(st->abort_reason)
 								       : json_null());
 	json_object_set_new(root, "signal", st->signal ? json_integer(st->signal) : json_null());
@@ -176,6 +180,14 @@ int summary_write_metrics(const char *path, const struct summary_info *si, struc
 		st->codes_verified, si->command, st->codes_in_doubt_earlier, si->command, st->requests, si->command, st->retries,
 		si->command, st->rate_limited, si->command, st->elapsed_s, si->command,
 		si->exit_code, (long)si->ended, last_ok);
+	fprintf(f.fp,
+		"# HELP dots_import_paused_seconds Time all requests waited after 429s in the last run.\n"
+		"# TYPE dots_import_paused_seconds gauge\n"
+		"dots_import_paused_seconds{command=\"%s\"} %.3f\n"
+		"# HELP dots_import_learned_rate The API's rate limit learned by the last run (requests/s).\n"
+		"# TYPE dots_import_learned_rate gauge\n"
+		"dots_import_learned_rate{command=\"%s\"} %.3f\n",
+		si->command, (double)st->paused_ms / 1000.0, si->command, st->learned_rate);
 	if (ferror(f.fp))
 		f.failed = 1;
 	rc = afile_commit(&f, err);

@@ -98,7 +98,10 @@ void options_usage(void)
 	      "      --base-url URL     API base incl. /api, without /v2 (env DOTS_BASE_URL;\n"
 	      "                         default " CONFIG_DEFAULT_BASE_URL ")\n"
 	      "      --concurrency N    requests in flight, 1..256 (default 8)\n"
-	      "      --rate R           max requests/s over all connections, 0 = unlimited (default 0)\n"
+	      "      --rate R           auto: find and hold the API's rate limit from its 429s\n"
+	      "                         (default; the learned rate is kept in the ledger);\n"
+	      "                         N: the same under a ceiling of N requests/s;\n"
+	      "                         unlimited (or 0): no pacing\n"
 	      "      --max-attempts N   attempts per request incl. the first, 1..100 (default 5)\n"
 	      "      --no-verification  create users only, send no codes\n"
 	      "      --dry-run          validate and write results; no network, no state change\n"
@@ -207,9 +210,9 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 			c->set_concurrency = true;
 			break;
 		case OPT_RATE:
-			if (num_parse_double(optarg, 0, 100000, &c->rate) < 0)
-				return err_set(err, "--rate: expected a number from 0 to 100000, got '%s'",
-					       optarg);
+			if (config_parse_rate(optarg, &c->rate) < 0)
+				return err_set(err, "--rate: expected auto, unlimited or a number from "
+						    "0 to 100000, got '%s'", optarg);
 			c->set_rate = true;
 			break;
 		case OPT_MAX_ATTEMPTS:

@@ -165,6 +165,10 @@ void report_progress(void *ctx, const struct import_stats *st)
 	fprintf(stderr,
 		"\r\033[K%zu/%zu rows %5.1f%%  %.0f rows/s  ETA %s  %zu in flight  %zu retries  %zu x 429",
 		st->done, st->total, pct, rate, eta, st->in_flight, st->retries, st->rate_limited);
+	if (st->paused)
+		fputs("  paused (429)", stderr);
+	else if (st->rate_now > 0)
+		fprintf(stderr, "  pace %.0f/s", st->rate_now);
 	r->drawn = true;
 	fflush(stderr);
 }
@@ -203,6 +207,10 @@ void report_summary(struct report *r, const struct import_stats *st,
 		if (st->codes_in_doubt)
 			fprintf(stderr, "dots-import: codes in doubt are not resent: --resend-in-doubt "
 					"sends them again, --settle-in-doubt records them as sent\n");
+		if (st->rate_limited || st->learned_rate > 0)
+			fprintf(stderr, "dots-import: pacing: %zu x 429, paused %.1f s, API limit "
+					"learned %.0f requests/s\n",
+				st->rate_limited, (double)st->paused_ms / 1000.0, st->learned_rate);
 		if (st->requests)
 			fprintf(stderr, "dots-import: latency p50 %.0f ms, p95 %.0f ms, p99 %.0f ms\n",
 				import_latency_ms(st, 50), import_latency_ms(st, 95),

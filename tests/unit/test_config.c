@@ -113,14 +113,14 @@ static const struct bad_case bad_cases[] = {
      "\"3600001\"",
      0, NULL},
     {"rate_negative", "import:\n  rate_limit: -1\n", 0,
-     ":2: import.rate_limit: expected a number from 0 to 100000, got \"-1\"", 0,
+     ":2: import.rate_limit: expected auto, unlimited or a number from 0 to 100000, got \"-1\"", 0,
      NULL},
     {"rate_too_high", "import:\n  rate_limit: 100000.5\n", 0,
-     ":2: import.rate_limit: expected a number from 0 to 100000, got "
+     ":2: import.rate_limit: expected auto, unlimited or a number from 0 to 100000, got "
      "\"100000.5\"",
      0, NULL},
     {"rate_nan", "import:\n  rate_limit: nan\n", 0,
-     ":2: import.rate_limit: expected a number from 0 to 100000, got "
+     ":2: import.rate_limit: expected auto, unlimited or a number from 0 to 100000, got "
      "\"nan\"",
      0, NULL},
     {"bool_bad", "import:\n  send_verification: maybe\n", 0,
@@ -330,6 +330,28 @@ static void test_bad_case(void **state)
 
 /* ---- good files ---- */
 
+/* A rate as written: auto, unlimited, a number; anything else refused. */
+static void test_parse_rate(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		double want;
+	} t[] = {{"auto", 0, CONFIG_RATE_AUTO}, {"AUTO", 0, CONFIG_RATE_AUTO},
+		 {"unlimited", 0, 0},           {"0", 0, 0},
+		 {"250", 0, 250},               {"12.5", 0, 12.5},
+		 {"-1", -1, 0},                 {"100001", -1, 0},
+		 {"fast", -1, 0},               {"", -1, 0}};
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		double d = 99;
+
+		assert_int_equal(config_parse_rate(t[i].in, &d), t[i].rc);
+		if (t[i].rc == 0)
+			assert_true(d == t[i].want);
+	}
+}
+
 static void test_defaults(void **state)
 {
 	struct config c;
@@ -344,7 +366,7 @@ static void test_defaults(void **state)
 	assert_null(c.api_key_file);
 	assert_null(c.ca_cert);
 	assert_int_equal(c.concurrency, 8);
-	assert_true(c.rate_limit == 0.0);
+	assert_true(c.rate_limit == CONFIG_RATE_AUTO); /* adaptive pacing by default */
 	assert_true(c.send_verification);
 	assert_string_equal(c.state, "dots-import.db");
 	assert_null(c.default_country_code);
@@ -751,6 +773,7 @@ int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_parse_rate),
 	    cmocka_unit_test(test_full_file),
 	    cmocka_unit_test(test_contract_example),
 	    cmocka_unit_test(test_repo_config_yaml),
