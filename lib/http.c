@@ -520,7 +520,10 @@ int http_next_result(struct http *h, struct http_result *res)
 		res->retry_after_ms = retry_after > 86400 ? 86400000L
 							  : (long)retry_after * 1000L;
 	res->elapsed_ms = (long)(total_us / 1000);
-	if (t->buf)
+	/* error bodies are text we may store or print: masked here. A 2xx
+	 * body is data (a user id): masking could corrupt it, so the caller
+	 * checks what it takes from it (http_result.scrub) instead */
+	if (t->buf && !(res->transport == TRANSPORT_OK && status >= 200 && status <= 299))
 		scrub_apply(&h->scrub, t->buf, t->len);
 	res->body = t->buf ? t->buf : "";
 	res->body_len = t->len;

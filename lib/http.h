@@ -72,8 +72,9 @@ struct http_result {
 	enum transport transport;
 	long status;             /* HTTP status, 0 when none */
 	const char *body;        /* response body, NUL-terminated, credentials
-				  * masked (scrub.h); valid until the next
-				  * http_start or http_poll */
+				  * masked (scrub.h) unless a 2xx (data: check
+				  * what is taken from it with scrub); valid
+				  * until the next http_start or http_poll */
 	size_t body_len;
 	long retry_after_ms;     /* Retry-After header, -1 when absent */
 	long elapsed_ms;         /* whole exchange */
