@@ -29,7 +29,9 @@ if [ "$only" = all ] || [ "$only" = unit ]; then
 fi
 
 if [ "$only" = all ] || [ "$only" = e2e ]; then
-	out=$(python3 tests/e2e/run.py --build "$build" 2>&1)
+	# cases run in parallel (tests/e2e/run.py --help); E2E_JOBS=N overrides
+	# how many at a time
+	out=$(python3 tests/e2e/run.py --build "$build" ${E2E_JOBS:+--jobs "$E2E_JOBS"} 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
 	p=$(printf '%s\n' "$out" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -n 1)
