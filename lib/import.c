@@ -268,7 +268,11 @@ static int64_t feed_wait(void *ctx, int64_t now)
 {
 	struct run *r = ctx;
 
-	if (!win_stopping(r) && (win_has_room(r) || r->sendq.n))
+	/* work the next turn can do at once: rows to admit, sends to give an
+	 * intent (while there is room for them: during a 429 pause sends
+	 * queue up, and waiting then is right) */
+	if (!win_stopping(r) && (win_has_room(r) ||
+				 (r->sendq.n && r->durq.n < (size_t)r->cfg->concurrency * INTENTS_AHEAD)))
 		return 0;
 	if (r->uncommitted_n)
 		return win_intents_due(r, now) ? 0 : r->uncommitted_ms + INTENT_GATHER_MS - now;
