@@ -1,5 +1,5 @@
 /*
- * ledger_file.h - internal to lib/ledger.c: the ledger's files, apart from
+ * ledger_file.h - internal to lib/ledger*.c: the ledger's files, apart from
  * what is in them. Resolves the path given (symlinks followed once),
  * refuses what is not safe to take for a new ledger (an empty file, a
  * -wal/-shm/-journal file without its ledger), makes a new ledger under a

@@ -2,7 +2,7 @@
  * ledger_queue.c - the ledger's write-behind worker: a double-buffered
  * queue of opaque ops under one mutex, a thread that swaps the buffers and
  * runs a batch through the ledger's callback, durable tickets, the wake
- * call, and a sticky first failure. No SQLite here: lib/ledger.c runs it.
+ * call, and a sticky first failure. No SQLite here: lib/ledger_rows.c runs it.
  */
 #include "ledger_queue.h"
 

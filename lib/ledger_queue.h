@@ -1,5 +1,5 @@
 /*
- * ledger_queue.h - internal to lib/ledger.c: the write-behind worker of
+ * ledger_queue.h - internal to lib/ledger*.c: the write-behind worker of
  * an async ledger. A thread of its own runs queued operations in batches
  * through a callback, hands out durability by ticket, calls a wake
  * function after each durable batch, and remembers its first failure.

@@ -24,7 +24,7 @@ sandbox=$(ls cmd/dots-sandbox/*.c cmd/dots-sandbox/*.h)
 only_in curl/curl.h lib/http.c
 only_in csv.h lib/reader.c lib/results.c
 only_in yaml.h lib/config.c
-only_in sqlite3.h lib/ledger.c
+only_in sqlite3.h lib/ledger.c lib/ledger_rows.c lib/ledger_int.h
 only_in jansson.h lib/payload.c lib/summary.c $sandbox
 only_in microhttpd.h $sandbox
 only_in zlib.h lib/gunzip.c
@@ -34,6 +34,11 @@ only_in iconv.h lib/decode.c
 for f in $(grep -l '#[[:space:]]*include[[:space:]]*"import.h"' lib/*.c lib/*.h 2>/dev/null); do
 	[ "$f" = lib/import.c ] || [ "$f" = lib/import_int.h ] ||
 		problem "$f includes import.h (only cmd/ and lib/import.c)"
+done
+# ledger_int.h (it brings <sqlite3.h>) is the ledger adapter's alone
+for f in $(grep -l '#[[:space:]]*include[[:space:]]*"ledger_int.h"' lib/*.c lib/*.h cmd/*/*.c cmd/*/*.h 2>/dev/null); do
+	[ "$f" = lib/ledger.c ] || [ "$f" = lib/ledger_rows.c ] ||
+		problem "$f includes ledger_int.h (only lib/ledger.c and lib/ledger_rows.c)"
 done
 # the library stands on its own: no citations of project documents
 for f in $(grep -lE 'CONTRACT|\.\./shared|STYLE\.md' lib/*.c lib/*.h 2>/dev/null); do

@@ -122,7 +122,7 @@ static void check_ranges(const struct config *c)
 	FUZZ_CHECK(c->request_timeout_ms >= 1 &&
 		   c->request_timeout_ms <= 3600000);
 	FUZZ_CHECK(c->concurrency >= 1 && c->concurrency <= 256);
-	FUZZ_CHECK(c->rate_limit >= 0 && c->rate_limit <= 100000);
+	FUZZ_CHECK((c->rate_limit == CONFIG_RATE_AUTO || (c->rate_limit >= 0 && c->rate_limit <= 100000)));
 	FUZZ_CHECK(c->max_attempts >= 1 && c->max_attempts <= 100);
 	FUZZ_CHECK(c->base_delay_ms >= 1 && c->base_delay_ms <= 600000);
 	FUZZ_CHECK(c->max_delay_ms >= c->base_delay_ms &&

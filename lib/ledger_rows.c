@@ -1,0 +1,450 @@
+/*
+ * ledger_rows.c - the ledger's users table on SQLite: its prepared
+ * statements, reads, writes grouped into fdatasynced WAL commits, and the
+ * write-behind mode whose thread (lib/ledger_queue.c) runs them through
+ * execute(). It never opens, binds or closes the file: lib/ledger.c does.
+ */
+#include "ledger_int.h"
+
+#include <stddef.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ledger_file.h"
+#include "ledger_queue.h"
+
+#include "banned.h"
+
+enum op_kind { OP_PUT, OP_SET_VERIF, OP_COMMIT };
+
+/* A queued write: copies, so the caller's buffers may change at once. */
+struct op {
+	enum op_kind kind;
+	enum ledger_verif verif;
+	uint64_t key;
+	uint64_t ticket; /* OP_COMMIT */
+	int64_t at;
+	char country_code[4];
+	char phone_number[16];
+	char id[65];
+};
+
+static int exec(struct ledger *l, const char *sql, struct err *err)
+{
+	if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return ledger_db_error(l, err, "cannot update");
+	return 0;
+}
+
+int ledger_rows_prepare(struct ledger *l, struct err *err)
+{
+	static const struct {
+		size_t off;
+		const char *sql;
+	} stmts[] = {
+		{offsetof(struct ledger, find),
+		 "SELECT id, verif, country_code, phone_number FROM users WHERE key = ?1"},
+		{offsetof(struct ledger, put),
+		 "INSERT INTO users(key, country_code, phone_number, id, verif, created_at, updated_at)"
+		 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+		 " ON CONFLICT(key) DO UPDATE SET id = ?4, verif = ?5, updated_at = ?6"},
+		{offsetof(struct ledger, set_verif),
+		 "UPDATE users SET verif = ?2, updated_at = ?3 WHERE key = ?1"},
+		{offsetof(struct ledger, each),
+		 "SELECT key, id, verif, country_code, phone_number FROM users"
+		 " WHERE ((1 << verif) & ?1) != 0 ORDER BY created_at, rowid"},
+		{offsetof(struct ledger, count),
+		 "SELECT count(*) FROM users WHERE ((1 << verif) & ?1) != 0"},
+	};
+
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		sqlite3_stmt **st = (sqlite3_stmt **)((char *)l + stmts[i].off);
+
+		if (sqlite3_prepare_v3(l->db, stmts[i].sql, -1,
+				       SQLITE_PREPARE_PERSISTENT, st,
+				       NULL) != SQLITE_OK)
+			return ledger_db_error(l, err, "not a dots-import ledger or corrupt");
+	}
+	return 0;
+}
+
+void ledger_rows_finalize(struct ledger *l)
+{
+	sqlite3_finalize(l->find);
+	sqlite3_finalize(l->put);
+	sqlite3_finalize(l->set_verif);
+	sqlite3_finalize(l->each);
+	sqlite3_finalize(l->count);
+}
+
+/* Commits the open transaction and makes every commit so far durable.
+ * SQLite runs with synchronous=NORMAL (it syncs only around checkpoints):
+ * this fdatasync of the -wal after each commit is synchronous=FULL's
+ * guarantee. */
+int ledger_commit_durable(struct ledger *l, struct err *err)
+{
+	if (l->in_txn) {
+		l->in_txn = false;
+		if (exec(l, "COMMIT", err) < 0)
+			return -1;
+		l->unsynced = true;
+	}
+	if (!l->unsynced)
+		return 0;
+	if (ledger_file_sync_wal(&l->file, err) < 0)
+		return -1;
+	l->unsynced = false;
+	return 0;
+}
+
+static int ensure_txn(struct ledger *l, struct err *err)
+{
+	if (l->group && !l->in_txn) {
+		if (exec(l, "BEGIN IMMEDIATE", err) < 0)
+			return -1;
+		l->in_txn = true;
+	}
+	return 0;
+}
+
+static int step_done(struct ledger *l, sqlite3_stmt *st, struct err *err)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return ledger_db_error(l, err, "cannot update");
+	return 0;
+}
+
+static int do_put(struct ledger *l, const struct op *op, struct err *err)
+{
+	if (ensure_txn(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->put, 1, (sqlite3_int64)op->key);
+	sqlite3_bind_text(l->put, 2, op->country_code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(l->put, 3, op->phone_number, -1, SQLITE_STATIC);
+	sqlite3_bind_text(l->put, 4, op->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(l->put, 5, (int)op->verif);
+	sqlite3_bind_int64(l->put, 6, (sqlite3_int64)op->at);
+	return step_done(l, l->put, err);
+}
+
+static int do_set_verif(struct ledger *l, const struct op *op, struct err *err)
+{
+	if (ensure_txn(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->set_verif, 1, (sqlite3_int64)op->key);
+	sqlite3_bind_int(l->set_verif, 2, (int)op->verif);
+	sqlite3_bind_int64(l->set_verif, 3, (sqlite3_int64)op->at);
+	return step_done(l, l->set_verif, err);
+}
+
+
+/* ---- async mode: what the queue's thread runs --------------------------- */
+
+/*
+ * ledger_queue_run_fn: runs a batch of queued writes. Commits in the batch
+ * merge into its last one (one COMMIT and one fdatasync); writes after
+ * that stay in the open transaction, as they would without the queue.
+ * *ticket = the ticket now durable, 0 = none.
+ */
+static int execute(void *ctx, const void *batch, size_t n, uint64_t *ticket,
+		   struct err *err)
+{
+	struct ledger *l = ctx;
+	const struct op *ops = batch;
+	size_t last = n;
+
+	*ticket = 0;
+	for (size_t i = n; i-- > 0;)
+		if (ops[i].kind == OP_COMMIT) {
+			last = i;
+			break;
+		}
+	for (size_t i = 0; i < n; i++) {
+		int rc = 0;
+
+		if (ops[i].kind == OP_PUT)
+			rc = do_put(l, &ops[i], err);
+		else if (ops[i].kind == OP_SET_VERIF)
+			rc = do_set_verif(l, &ops[i], err);
+		else if (i == last && (rc = ledger_commit_durable(l, err)) == 0)
+			*ticket = ops[i].ticket;
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int ledger_go_async(struct ledger *l, struct err *err)
+{
+	if (l->null || l->q)
+		return 0;
+	/* everything before is durable */
+	if (ledger_queue_start(&l->q, sizeof(struct op), l->committed, execute, l, err) < 0)
+		return err_prefix(err, "ledger '%s'", l->path);
+	ledger_queue_set_wake(l->q, l->wake, l->wake_ctx);
+	l->dirty = l->in_txn; /* an open group's writes still need a commit */
+	l->group = true;
+	return 0;
+}
+
+/* Waits until the queue has run every write queued so far (a read then
+ * sees them). */
+static int flush(struct ledger *l, struct err *err)
+{
+	return l->q ? ledger_queue_flush(l->q, err) : 0;
+}
+
+/* ---- reads and writes --------------------------------------------------- */
+
+/* A stored state; one this version does not know is taken as in doubt
+ * (never resent by default). */
+static enum ledger_verif verif_of(int v)
+{
+	return v >= LEDGER_VERIF_NONE && v <= LEDGER_VERIF_MAX ? (enum ledger_verif)v
+							       : LEDGER_VERIF_IN_DOUBT;
+}
+
+static int check_verif(enum ledger_verif v, struct err *err)
+{
+	if ((unsigned)v > LEDGER_VERIF_MAX)
+		return err_set(err, "ledger: invalid verification state %d", (int)v);
+	return 0;
+}
+
+/* A user's columns from st, starting at column first: id, verif,
+ * country_code, phone_number. */
+static void read_user(sqlite3_stmt *st, int first, struct ledger_user *u)
+{
+	const unsigned char *id = sqlite3_column_text(st, first);
+	const unsigned char *cc = sqlite3_column_text(st, first + 2);
+	const unsigned char *pn = sqlite3_column_text(st, first + 3);
+
+	snprintf(u->id, sizeof(u->id), "%s", id ? (const char *)id : "");
+	snprintf(u->country_code, sizeof(u->country_code), "%s", cc ? (const char *)cc : "");
+	snprintf(u->phone_number, sizeof(u->phone_number), "%s", pn ? (const char *)pn : "");
+	u->verif = verif_of(sqlite3_column_int(st, first + 1));
+}
+
+int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
+		struct err *err)
+{
+	int rc;
+
+	if (l->null)
+		return 0;
+	if (flush(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->find, 1, (sqlite3_int64)key);
+	rc = sqlite3_step(l->find);
+	if (rc == SQLITE_ROW) {
+		read_user(l->find, 0, u);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = ledger_db_error(l, err, "cannot read");
+	}
+	sqlite3_reset(l->find);
+	return rc;
+}
+
+/* A write outside a group is a group of its own, durable on return. */
+static int submit(struct ledger *l, const struct op *op, struct err *err)
+{
+	bool solo = !l->group;
+	int rc;
+
+	if (l->null)
+		return 0;
+	if (l->q) {
+		l->dirty = true;
+		return ledger_queue_push(l->q, op, false, err);
+	}
+	l->group = true;
+	rc = op->kind == OP_PUT ? do_put(l, op, err) : do_set_verif(l, op, err);
+	if (solo && ledger_commit(l, rc < 0 ? NULL : err) < 0)
+		return -1;
+	return rc;
+}
+
+/* Copies s into a fixed buffer; fails when it does not fit. */
+static int copy_field(char *dst, size_t cap, const char *s, const char *what,
+		      struct err *err)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		return err_set(err, "ledger: %s longer than %zu characters", what, cap - 1);
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+int ledger_put(struct ledger *l, uint64_t key, const char *country_code,
+	       const char *phone_number, const char *id, enum ledger_verif v,
+	       struct err *err)
+{
+	struct op op = {.kind = OP_PUT, .verif = v, .key = key, .at = (int64_t)time(NULL)};
+
+	if (check_verif(v, err) < 0 ||
+	    copy_field(op.country_code, sizeof(op.country_code), country_code,
+		       "country code", err) < 0 ||
+	    copy_field(op.phone_number, sizeof(op.phone_number), phone_number,
+		       "phone number", err) < 0 ||
+	    copy_field(op.id, sizeof(op.id), id, "user id", err) < 0)
+		return -1;
+	return submit(l, &op, err);
+}
+
+int ledger_set_verif(struct ledger *l, uint64_t key, enum ledger_verif v,
+		     struct err *err)
+{
+	struct op op = {.kind = OP_SET_VERIF, .verif = v, .key = key,
+			.at = (int64_t)time(NULL)};
+
+	if (check_verif(v, err) < 0)
+		return -1;
+	return submit(l, &op, err);
+}
+
+int ledger_begin(struct ledger *l, struct err *err)
+{
+	(void)err;
+	l->group = true;
+	return 0;
+}
+
+int ledger_commit_async(struct ledger *l, struct err *err)
+{
+	struct op op = {.kind = OP_COMMIT};
+
+	if (l->null)
+		return 0;
+	if (!l->q) {
+		if (ledger_commit_durable(l, err) < 0)
+			return -1;
+		l->committed++;
+		return 0;
+	}
+	if (!l->dirty)
+		return 0;
+	op.ticket = ++l->committed;
+	l->dirty = false;
+	return ledger_queue_push(l->q, &op, true, err);
+}
+
+int ledger_commit(struct ledger *l, struct err *err)
+{
+	if (ledger_commit_async(l, err) < 0)
+		return -1;
+	if (l->q)
+		return ledger_queue_wait(l->q, l->committed, err);
+	l->group = false;
+	return 0;
+}
+
+uint64_t ledger_next_ticket(const struct ledger *l)
+{
+	return l->committed + 1;
+}
+
+int ledger_durable(struct ledger *l, uint64_t *ticket, struct err *err)
+{
+	if (l->null) {
+		*ticket = UINT64_MAX; /* nothing is ever waiting */
+		return 0;
+	}
+	if (l->q)
+		return ledger_queue_durable(l->q, ticket, err);
+	*ticket = l->committed;
+	return 0;
+}
+
+void ledger_set_wake(struct ledger *l, void (*wake)(void *ctx), void *ctx)
+{
+	l->wake = wake;
+	l->wake_ctx = ctx;
+	if (l->q)
+		ledger_queue_set_wake(l->q, wake, ctx);
+}
+
+int ledger_each(struct ledger *l, unsigned mask,
+		int (*fn)(void *ctx, uint64_t key, const struct ledger_user *u),
+		void *ctx, struct err *err)
+{
+	char before[ERR_MSG_MAX] = "";
+	int rc, stop = 0;
+
+	if (l->null)
+		return 0;
+	if (flush(l, err) < 0)
+		return -1;
+	if (err)
+		memcpy(before, err->msg, sizeof(before));
+	sqlite3_bind_int64(l->each, 1, (sqlite3_int64)mask);
+	while ((rc = sqlite3_step(l->each)) == SQLITE_ROW) {
+		struct ledger_user u;
+
+		read_user(l->each, 1, &u);
+		stop = fn(ctx, (uint64_t)sqlite3_column_int64(l->each, 0), &u);
+		if (stop != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		ledger_db_error(l, err, "cannot read");
+	sqlite3_reset(l->each);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (stop < 0) {
+		if (err && memcmp(before, err->msg, sizeof(before)) == 0)
+			err_set(err, "ledger '%s': listing users stopped on an error", l->path);
+		return -1;
+	}
+	return 0;
+}
+
+int ledger_count(struct ledger *l, unsigned mask, long long *n, struct err *err)
+{
+	int rc;
+
+	if (l->null) {
+		*n = 0;
+		return 0;
+	}
+	if (flush(l, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->count, 1, (sqlite3_int64)mask);
+	rc = sqlite3_step(l->count);
+	if (rc == SQLITE_ROW)
+		*n = (long long)sqlite3_column_int64(l->count, 0);
+	else
+		ledger_db_error(l, err, "cannot read");
+	sqlite3_reset(l->count);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+void ledger_rows_finish(struct ledger *l, bool commit)
+{
+	if (l->q) {
+		if (commit) {
+			ledger_commit(l, NULL);
+		} else {
+			char msg[ERR_MSG_MAX];
+
+			/* the queue drops what is still queued */
+			snprintf(msg, sizeof(msg), "ledger '%s': discarded", l->path);
+			ledger_queue_fail(l->q, msg);
+		}
+		ledger_queue_stop(l->q);
+		l->q = NULL;
+	} else if (commit) {
+		ledger_commit_durable(l, NULL);
+	}
+}
