@@ -105,21 +105,29 @@ static int userdoc_check_fields(struct userdoc_create *c,
 	return USERDOC_OK;
 }
 
+/* A request body that must be one JSON object, or NULL. */
+static json_t *load_object(const char *body, size_t len)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, 0, &jerr);
+
+	if (root && !json_is_object(root)) {
+		json_decref(root);
+		root = NULL;
+	}
+	return root;
+}
+
 enum userdoc_result userdoc_parse_create(const char *body, size_t len,
 					 struct userdoc_create *out,
 					 char msg[USERDOC_MSG_MAX])
 {
-	json_error_t jerr;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	msg[0] = '\0';
-	out->root = json_loadb(body, len, 0, &jerr);
-	if (!out->root || !json_is_object(out->root)) {
-		json_decref(out->root);
-		out->root = NULL;
+	if (!(out->root = load_object(body, len)))
 		return USERDOC_BAD_JSON;
-	}
 	rc = userdoc_check_fields(out, msg);
 	if (rc != USERDOC_OK) {
 		userdoc_create_release(out);
@@ -247,17 +255,12 @@ enum userdoc_result userdoc_parse_verify(const char *body, size_t len,
 					 struct userdoc_verify *out,
 					 char msg[USERDOC_MSG_MAX])
 {
-	json_error_t jerr;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	msg[0] = '\0';
-	out->root = json_loadb(body, len, 0, &jerr);
-	if (!out->root || !json_is_object(out->root)) {
-		json_decref(out->root);
-		out->root = NULL;
+	if (!(out->root = load_object(body, len)))
 		return USERDOC_BAD_JSON;
-	}
 	rc = userdoc_verify_fields(out, msg);
 	if (rc != USERDOC_OK) {
 		userdoc_verify_release(out);
