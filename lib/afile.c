@@ -65,6 +65,13 @@ static void fsync_dir(const char *path)
 	free(copy);
 }
 
+int afile_set_mode(struct afile *f, unsigned mode, struct err *err)
+{
+	if (!f->fp || fchmod(fileno(f->fp), (mode_t)mode) < 0)
+		return err_set(err, "cannot set the mode of '%s': %s", f->path, strerror(errno));
+	return 0;
+}
+
 int afile_commit(struct afile *f, struct err *err)
 {
 	int rc;

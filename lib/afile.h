@@ -21,6 +21,10 @@ struct afile {
 /* Creates the temporary file. Fails with err naming path. */
 int afile_open(struct afile *f, const char *path, struct err *err);
 
+/* The mode the file gets when committed (default 0600: personal data;
+ * 0644 for a file another user's service reads, the metrics). */
+int afile_set_mode(struct afile *f, unsigned mode, struct err *err);
+
 /* Flushes, fsyncs, renames into place, fsyncs the directory. */
 int afile_commit(struct afile *f, struct err *err);
 

@@ -137,6 +137,11 @@ int summary_write_metrics(const char *path, const struct summary_info *si, struc
 
 	if (afile_open(&f, path, err) < 0)
 		return -1;
+	/* node_exporter reads it as another user; it holds no personal data */
+	if (afile_set_mode(&f, 0644, err) < 0) {
+		afile_release(&f);
+		return -1;
+	}
 	fprintf(f.fp, "# HELP dots_import_rows Rows of the last run by final status.\n"
 		      "# TYPE dots_import_rows gauge\n");
 	for (int s = 0; s < ROW_STATUS_COUNT; s++)
