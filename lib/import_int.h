@@ -45,8 +45,8 @@ struct slot {
 	char *body;        /* create request body, freed after the create */
 	char user_id[PAYLOAD_ID_MAX + 1];
 	char email[USER_EMAIL_MAX + 1];
-	char country_code[4];
-	char phone_number[16];
+	char country_code[SCAN_RAW_MAX + 1];
+	char phone_number[SCAN_RAW_MAX + 1];
 	char url[URL_MAX];
 	char error[ERROR_MAX + 1];
 };

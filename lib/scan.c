@@ -136,8 +136,8 @@ int scan_next(struct scan *s, struct scan_row *out, struct err *err)
 	}
 	out->key = 0;
 	memcpy(out->email, out->user.email, sizeof(out->email));
-	memcpy(out->country_code, out->user.country_code, sizeof(out->country_code));
-	memcpy(out->phone_number, out->user.phone_number, sizeof(out->phone_number));
+	memcpy(out->country_code, out->user.country_code, sizeof(out->user.country_code));
+	memcpy(out->phone_number, out->user.phone_number, sizeof(out->user.phone_number));
 	out->key = user_phone_key(&out->user);
 	out->status = ROW_VALID;
 	rc = dupset_check(&s->dups, out->key, out->row, &first, err);

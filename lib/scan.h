@@ -19,6 +19,7 @@
 #include "user.h"
 
 #define SCAN_ERROR_MAX ERR_MSG_MAX
+#define SCAN_RAW_MAX 64   /* bytes of a raw phone cell kept for the results */
 
 struct scan_opts {
 	const char *path;
@@ -48,8 +49,8 @@ struct scan_row {
 	struct user user;             /* normalised, when valid */
 	uint64_t key;                 /* phone key, when valid */
 	char email[USER_EMAIL_MAX + 1]; /* cells for the results (raw when invalid) */
-	char country_code[4];
-	char phone_number[16];
+	char country_code[SCAN_RAW_MAX + 1]; /* normalised, or as given when invalid */
+	char phone_number[SCAN_RAW_MAX + 1];
 };
 
 /* Opens the input, maps its columns, runs pass 1 and seals the bytes read

@@ -365,3 +365,22 @@ def case_154_messages_name_the_character(d):
     p = run_import(["--dry-run", "--no-state", "-o", os.path.join(d, "o2.csv"), phone])
     errs = [r["error"] for r in read_csv(os.path.join(d, "o2.csv"))]
     check(errs == ["phone: invalid character '\uff0b' (U+FF0B)"], "%r" % errs)
+
+
+def case_155_invalid_rows_keep_their_raw_values(d):
+    """An invalid row's results line keeps its cells as given (not cut at
+    15 characters), so the operator sees what to fix."""
+    inp = os.path.join(d, "users.csv")
+    raw = "+1 (415) 555-0100 ext. 1234 office"
+    with open(inp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["email", "phone", "first_name", "last_name"])
+        w.writerow(["a@example.com", raw, "A", "B"])
+        w.writerow(["b@example.com", "+1 415 555 0101", "C", "D"])
+    with Sandbox() as sb:
+        p = run_import(["--base-url", sb.url, "--no-state", inp])
+        check(p.returncode == 1, "exit %d: %s" % (p.returncode, p.stderr))
+        rows = read_csv(os.path.join(d, "users.results.csv"))
+        check(rows[0]["status"] == "invalid", "row 1: %r" % rows[0])
+        check(rows[0]["phone_number"] in (raw, "'" + raw), "raw value kept: %r" % rows[0]["phone_number"])
+        check(rows[1]["status"] == "created" and rows[1]["phone_number"] == "4155550101", "%r" % rows[1])
