@@ -103,6 +103,10 @@ int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64
 			 * thought (or fell) - aim under it (CUBIC's fast convergence) */
 			a->w_max = a->w_max > 0 && seen < a->w_max ? seen * (1.0 + ADAPT_BETA) / 2.0
 								   : seen;
+			/* one event halves the pace at most: the slots right after
+			 * a long pause can show almost nothing accepted */
+			if (now_rate > 0 && a->w_max < now_rate / 2)
+				a->w_max = now_rate / 2;
 			if (a->ceiling > 0 && a->w_max > a->ceiling)
 				a->w_max = a->ceiling;
 			a->cut_ms = now_ms;
