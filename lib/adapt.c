@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "banned.h"
+#undef fprintf
 
 void adapt_init(struct adapt *a, bool on, double ceiling, double learned, int64_t now_ms)
 {
@@ -22,6 +23,7 @@ void adapt_init(struct adapt *a, bool on, double ceiling, double learned, int64_
 		/* start under last night's limit and grow back to it: no burst */
 		a->w_max = ceiling > 0 && learned > ceiling ? ceiling : learned;
 		a->cut_ms = now_ms;
+		a->resume_ms = now_ms;
 	}
 }
 
@@ -34,8 +36,9 @@ static void ring_advance(struct adapt *a, int64_t now_ms)
 
 	for (int64_t s = from; s <= slot; s++) {
 		a->ring[s % ADAPT_RING] = 0;
-		/* a slot that starts inside a pause is not a measure */
-		a->ring_paused[s % ADAPT_RING] = s * 100 < a->pause_until_ms;
+		/* a slot that starts inside a pause, or just after one (the
+		 * API's bucket refilled meanwhile), is not a measure */
+		a->ring_paused[s % ADAPT_RING] = s * 100 < a->pause_until_ms + ADAPT_SETTLE_MS;
 	}
 	if (slot > a->ring_slot)
 		a->ring_slot = slot;
@@ -52,7 +55,7 @@ static double accepted_over(const struct adapt *a, int want)
 	for (int i = 1; i < ADAPT_RING && slots < want; i++) {
 		int64_t s = a->ring_slot - i;
 
-		if (s * 100 < a->start_ms || a->ring_paused[s % ADAPT_RING])
+		if (s * 100 < a->start_ms || s * 100 < a->resume_ms || a->ring_paused[s % ADAPT_RING])
 			continue;
 		n += a->ring[s % ADAPT_RING];
 		slots++;
@@ -69,8 +72,99 @@ static double accepted_rate(const struct adapt *a)
 	return recent >= 0 && recent < steady ? recent : steady;
 }
 
-int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64_t now_ms)
+/* The pause a 429 asks for: its Retry-After (a floor), else a backoff
+ * that starts at 100 ms and doubles while 429s keep coming, up to 5 s. */
+static long pause_for(struct adapt *a, long retry_after_ms, int64_t now_ms)
 {
+	if (a->last_429_ms && now_ms - a->last_429_ms < 2000)
+		a->backoff_ms = a->backoff_ms ? (a->backoff_ms * 2 > 5000 ? 5000 : a->backoff_ms * 2)
+					      : 100;
+	else
+		a->backoff_ms = 100;
+	a->last_429_ms = now_ms;
+	return retry_after_ms >= 0 ? retry_after_ms : a->backoff_ms;
+}
+
+/* The limit a 429 shows: what the API accepted, never more than was
+ * offered; -1 when there is nothing to measure it by. */
+static double limit_seen(const struct adapt *a, int64_t now_ms)
+{
+	double seen = a->cuts ? accepted_rate(a) : accepted_over(a, 3);
+	double now_rate = adapt_rate(a, now_ms);
+
+	if (seen < 0 && !a->cuts && now_rate > 0)
+		seen = now_rate / 2; /* slow start overshoots by at most 2x */
+	if (seen >= 0 && now_rate > 0 && now_rate < seen)
+		seen = now_rate;
+	return seen;
+}
+
+/*
+ * Lowers w_max after a 429 that tells about the current pace. `sent_ms`
+ * is when the throttled request left: one sent before the last cut took
+ * effect says nothing new (the same event).
+ */
+static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
+{
+	double now_rate = adapt_rate(a, now_ms), seen;
+	bool soon;
+
+	if (!a->on || (a->cuts && sent_ms < a->resume_ms))
+		return; /* sent before the last pause: the same event */
+	/* throttled soon after resuming from a long pause (the API's bucket
+	 * refilled): the pace is well above the limit */
+	soon = a->cuts && now_rate > 0 && a->event_pause_ms >= ADAPT_LONG_PAUSE_MS &&
+	       sent_ms - a->resume_ms < ADAPT_SOON_MS;
+	/* below the limit as known (climbing back after a cut), any other
+	 * 429 is a stray */
+	if (a->cuts && !soon && now_rate < 0.95 * a->w_max)
+		return;
+	if (soon) {
+		/* nothing accepted since the pause tells the limit: what the
+		 * refill bought does. A bucket holding a tenth of a second of
+		 * its rate, drained in T s by the pace r, has the limit
+		 * r / (1 + 0.1 / T): the sooner, the further below. */
+		double t = (double)(sent_ms - a->resume_ms) / 1000.0;
+
+		if (t < 0.02)
+			t = 0.02;
+		a->w_max = now_rate / (1.0 + 0.1 / t);
+		a->sure = false; /* a guess: probe beyond it quickly */
+	} else {
+		seen = limit_seen(a, now_ms);
+		/* a limit seen in the slow start (a ramp) or not measured is a
+		 * guess: probe beyond it quickly until a steady pace measures it */
+		a->sure = a->cuts > 0 && seen >= 0;
+		if (seen < 0 && a->cuts && now_rate > 0)
+			seen = now_rate * ADAPT_BLIND_CUT; /* too soon to measure */
+		if (seen < ADAPT_MIN_RATE)
+			return; /* nothing accepted at all: a used-up window */
+		/* throttled beyond the last maximum: the limit is under the
+		 * pace that met it; well below it: lower than thought (or it
+		 * fell, or another process shares it) - aim under it (CUBIC's
+		 * fast convergence, which also lets shares converge) */
+		if (a->w_max <= 0 || seen >= ADAPT_BETA * a->w_max)
+			a->w_max = seen * ADAPT_AIM;
+		else
+			a->w_max = seen * (1.0 + ADAPT_BETA) / 2.0;
+	}
+	/* one event halves the pace at most (the slow start's ramp may
+	 * overshoot further) */
+	if (a->cuts && now_rate > 0 && a->w_max < now_rate / 2)
+		a->w_max = now_rate / 2;
+	if (a->ceiling > 0 && a->w_max > a->ceiling)
+		a->w_max = a->ceiling;
+	/* the reduced pace starts when the pause ends */
+	a->cut_ms = until > now_ms ? until : now_ms;
+	a->cuts++;
+}
+
+int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64_t sent_ms,
+		     int64_t now_ms)
+{
+	long pause_ms;
+	int64_t until;
+
 	ring_advance(a, now_ms);
 	if (!throttled) {
 		a->ring[a->ring_slot % ADAPT_RING]++;
@@ -78,58 +172,25 @@ int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64
 		return now_ms;
 	}
 	a->throttles++;
-	/* a 429 soon after the last: a used-up window, or the same event */
-	if (a->last_429_ms && now_ms - a->last_429_ms < 2000)
-		a->backoff_ms = a->backoff_ms ? (a->backoff_ms * 2 > 5000 ? 5000 : a->backoff_ms * 2)
-					      : 100;
-	else
-		a->backoff_ms = 100;
-	a->last_429_ms = now_ms;
-	/* a cut needs a 429 that came while the pace was at the limit as
-	 * known (a 429 during the climb back is noise: it pauses only) */
-	if (a->on && (!a->cuts || (now_ms - a->cut_ms >= ADAPT_HOLD_MS &&
-				   adapt_rate(a, now_ms) >= 0.95 * a->w_max))) {
-		/* in the slow start only the latest slots saw the limit */
-		double seen = a->cuts ? accepted_rate(a) : accepted_over(a, 3);
-		double now_rate = adapt_rate(a, now_ms);
-
-		if (seen < 0 && !a->cuts && now_rate > 0)
-			seen = now_rate / 2; /* slow start overshoots by at most 2x */
-		if (seen >= ADAPT_MIN_RATE) { /* nothing accepted: a window, keep w_max */
-			/* the API took `seen`; we may have offered less */
-			if (now_rate > 0 && now_rate < seen)
-				seen = now_rate;
-			/* throttled below the last maximum: the limit is lower than
-			 * thought (or fell) - aim under it (CUBIC's fast convergence) */
-			a->w_max = a->w_max > 0 && seen < a->w_max ? seen * (1.0 + ADAPT_BETA) / 2.0
-								   : seen;
-			/* one event halves the pace at most: the slots right after
-			 * a long pause can show almost nothing accepted */
-			if (now_rate > 0 && a->w_max < now_rate / 2)
-				a->w_max = now_rate / 2;
-			if (a->ceiling > 0 && a->w_max > a->ceiling)
-				a->w_max = a->ceiling;
-			a->cut_ms = now_ms;
-			a->cuts++;
-		}
+	pause_ms = pause_for(a, retry_after_ms, now_ms);
+	until = now_ms + pause_ms;
+	cut(a, sent_ms, until, now_ms);
+	if (!a->cuts || sent_ms >= a->resume_ms) { /* a new event: its pause ends here */
+		a->resume_ms = until;
+		a->event_pause_ms = pause_ms;
 	}
-	{
-		long pause_ms = retry_after_ms >= 0 ? retry_after_ms : a->backoff_ms;
-		int64_t until = now_ms + pause_ms;
-
-		/* the dearer a 429 (its pause), the slower the probing around
-		 * the limit */
-		a->slow = 1.0 + (double)(pause_ms > 5000 ? 5000 : pause_ms) / 333.0;
-		if (until > a->pause_until_ms)
-			a->pause_until_ms = until;
-		a->ring_paused[a->ring_slot % ADAPT_RING] = true;
-		return until;
-	}
+	/* the dearer a 429 (its pause), the slower the probing around the
+	 * limit */
+	a->slow = 1.0 + (double)(pause_ms > 5000 ? 5000 : pause_ms) / 333.0;
+	if (until > a->pause_until_ms)
+		a->pause_until_ms = until;
+	a->ring_paused[a->ring_slot % ADAPT_RING] = true;
+	return until;
 }
 
 double adapt_rate(const struct adapt *a, int64_t now_ms)
 {
-	double t, r, k, c;
+	double t, r, k, c, beta;
 
 	if (!a->on || a->ceiling > 0) {
 		if (!a->on || a->w_max <= 0)
@@ -140,14 +201,19 @@ double adapt_rate(const struct adapt *a, int64_t now_ms)
 
 		return d > 40 ? 0 : ADAPT_START_RATE * pow(2.0, d);
 	}
-	/* CUBIC: beta x w_max at the cut, w_max after K s, then faster */
-	/* CUBIC: r(t) = C (t - K)^3 + w_max, K = cbrt(w_max (1 - beta) / C):
-	 * beta x w_max at the cut, w_max after K, then faster. C is the same
-	 * for every process sharing a limit (fairness), smaller when 429s
-	 * are dear. */
-	c = ADAPT_C / (a->slow > 1 ? a->slow * a->slow * a->slow : 1.0);
-	k = cbrt(a->w_max * (1.0 - ADAPT_BETA) / c);
-	t = (double)(now_ms - a->cut_ms) / 1000.0 - k;
+	/* CUBIC: back to w_max on r = w_max + C (t - K)^3, K = cbrt(w_max
+	 * (1 - beta) / C) (w_max was accepted), then beyond it on the same
+	 * curve with a smaller C when 429s are dear (their pause): a steady
+	 * limit is held for seconds, a raised one found. Both depend on w_max
+	 * only through K, so processes sharing a limit grow alike (fairness). */
+	/* a dear 429 (a long pause) is met by a shallower cut: the pause
+	 * itself already gave way */
+	beta = a->sure && a->slow > 2 ? ADAPT_BETA_DEAR : ADAPT_BETA;
+	c = a->sure ? ADAPT_C : ADAPT_C_GUESS;
+	k = cbrt(a->w_max * (1.0 - beta) / c);
+	t = (double)(now_ms > a->cut_ms ? now_ms - a->cut_ms : 0) / 1000.0 - k;
+	if (t > 0 && a->sure && a->slow > 1)
+		c /= a->slow * a->slow * a->slow;
 	r = a->w_max + c * t * t * t;
 	if (r < ADAPT_MIN_RATE)
 		r = ADAPT_MIN_RATE;

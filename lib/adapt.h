@@ -3,21 +3,35 @@
  * API accepts, without being told it. Pure arithmetic on times the caller
  * passes in (tests drive it with a fake clock and a scripted API).
  *
- * The signal is the 429. When one arrives, the rate the API accepted over
- * the last second (100 ms slots without a pause in them, at least 300 ms
- * of them; else the 429 only pauses) is taken as its limit (w_max), the
- * pace drops to
- * ADAPT_BETA x w_max, and grows back on CUBIC's cubic curve:
- * quickly back to w_max, slowly across it, faster again beyond, so a raised
- * limit is found in seconds and a steady one held just under. 429s that
- * follow within ADAPT_HOLD_MS are the same event. Every 429 pauses all new
- * requests: for its Retry-After when it has one (a floor), else for a
- * backoff that starts at 100 ms and doubles while 429s keep coming (a fixed
- * window that is used up), up to 5 s. After a pause the rate resumes at
- * the reduced pace - never with a burst of the whole concurrency. A run
- * that knows nothing yet starts slowly and doubles its rate every 250 ms
- * until the first 429 (a slow start: no opening burst either); one that
- * was given a ceiling starts at it, one with a learned rate just under it.
+ * The signal is the 429. Every 429 pauses all new requests: for its
+ * Retry-After when it has one (a floor), else for a backoff that starts at
+ * 100 ms and doubles while 429s keep coming (a fixed window that is used
+ * up), up to 5 s. After a pause the rate resumes at a reduced pace - never
+ * with a burst of the whole concurrency.
+ *
+ * The limit (w_max) a 429 shows is the rate the API accepted over the last
+ * 2 s, in 100 ms slots since the previous pause ended (leaving out slots in
+ * a pause or just after one, when the API's refill shows rather than its
+ * rate), times ADAPT_AIM (the pace that met the 429 was above the limit).
+ * The pace drops to ADAPT_BETA x w_max when the pause ends and grows back on
+ * CUBIC's curve: quickly back to w_max, slowly across it, faster again
+ * beyond, so a raised limit is found in seconds and a steady one held just
+ * under. The dearer a 429 (its pause), the shallower the cut and the slower
+ * the probing beyond w_max.
+ *
+ * Which 429s cut: one for a request sent before the last pause ended is the
+ * same event (it pauses, it does not cut again). One while climbing back
+ * below w_max is a stray - unless it came within ADAPT_SOON_MS of resuming
+ * from a long pause: then the pace is well above the limit (it fell), and
+ * the time the API's refill lasted says how far (the limit is guessed as
+ * r / (1 + 0.1 s / T) for a pace r that drained it in T s). A guessed
+ * limit (that one, or the slow start's) is probed beyond quickly until a
+ * 429 at a steady pace measures it.
+ *
+ * A run that knows nothing yet starts slowly and doubles its rate every
+ * ADAPT_DOUBLE_MS until the first 429 (a slow start: no opening burst
+ * either); one that was given a ceiling starts at it, one with a learned
+ * rate just under it.
  */
 #ifndef DOTS_ADAPT_H
 #define DOTS_ADAPT_H
@@ -27,18 +41,26 @@
 #include <stdint.h>
 
 #define ADAPT_BETA 0.9          /* the rate after a 429, x the accepted rate */
+#define ADAPT_BETA_DEAR 0.95    /* ... when the 429 cost a pause over 333 ms */
 #define ADAPT_C 2.0             /* CUBIC's C, requests/s per s^3 */
-#define ADAPT_HOLD_MS 500       /* 429s this close are one event */
+#define ADAPT_C_GUESS 8.0       /* ... around a guessed limit (slow start, blind cut) */
 #define ADAPT_MIN_RATE 0.5      /* requests/s, the floor */
 #define ADAPT_RING 20           /* accepted answers per 100 ms, 2 s kept */
 #define ADAPT_START_RATE 20.0   /* slow start: from this rate ... */
-#define ADAPT_DOUBLE_MS 250     /* ... doubling this often until the first 429 */
+#define ADAPT_DOUBLE_MS 100     /* ... doubling this often until the first 429 */
+#define ADAPT_AIM 0.97          /* the pace that met a 429 was above the limit */
+#define ADAPT_SETTLE_MS 200     /* after a pause: the API's refill shows, not its rate */
+#define ADAPT_SOON_MS 300       /* a 429 this soon after resuming cuts again, */
+#define ADAPT_LONG_PAUSE_MS 500 /* ... after a pause this long (the API refilled) */
+#define ADAPT_BLIND_CUT 0.85    /* else a 429 before anything was measured: x the pace */
 
 struct adapt {
 	bool on;                 /* auto pacing (else: the ceiling, or none) */
 	double ceiling;          /* --rate N: never above, 0 = none */
 	double w_max;            /* the limit learned at the last 429, 0 = none yet */
-	int64_t cut_ms;          /* when the rate was last cut */
+	int64_t cut_ms;          /* when the cut pace took effect (its pause's end) */
+	int64_t resume_ms;       /* the end of the latest event's pause: requests
+				  * sent before it belong to that event */
 	int64_t start_ms;
 	int64_t last_429_ms;     /* the latest 429 */
 	long backoff_ms;         /* the pause for a 429 without Retry-After */
@@ -46,9 +68,11 @@ struct adapt {
 	bool ring_paused[ADAPT_RING]; /* the slot saw a pause: not a measure */
 	int64_t ring_slot;       /* the absolute 100 ms slot of the newest entry */
 	int64_t pause_until_ms;  /* the latest pause */
+	long event_pause_ms;     /* the pause the latest event asked for */
 	size_t throttles;        /* 429s seen */
 	size_t cuts;             /* rate cuts (throttle events) */
 	double slow;             /* probing slows by this when 429s cost a pause */
+	bool sure;               /* w_max was measured at a steady pace */
 };
 
 /* on: --rate auto (or a ceiling); ceiling: 0 = none; learned: a rate an
@@ -57,10 +81,11 @@ void adapt_init(struct adapt *a, bool on, double ceiling, double learned, int64_
 
 /*
  * An answer arrived: throttled = a 429, retry_after_ms its Retry-After
- * (-1 = none). Returns the time until which no new request may start
+ * (-1 = none), sent_ms when its request left. Returns the time until which no new request may start
  * (now_ms when there is no pause).
  */
-int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64_t now_ms);
+int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64_t sent_ms,
+		     int64_t now_ms);
 
 /* The rate to pace at now, requests/s; 0 = unlimited. */
 double adapt_rate(const struct adapt *a, int64_t now_ms);

@@ -172,13 +172,15 @@ static struct engine_job *wait_pop(struct engine *e)
  * Retry-After at least) and adaptive pacing lowers the rate; any other
  * answer counts as accepted by the API's limiter.
  */
-static void throttle(struct engine *e, bool limited, long retry_after_ms, int64_t now)
+static void throttle(struct engine *e, bool limited, long retry_after_ms, long elapsed_ms,
+		     int64_t now)
 {
 	int64_t until;
 
 	if (retry_after_ms > e->o.policy.max_retry_after_ms)
 		retry_after_ms = e->o.policy.max_retry_after_ms;
-	until = adapt_answer(&e->adapt, limited, retry_after_ms, now);
+	until = adapt_answer(&e->adapt, limited, retry_after_ms,
+			     now - (elapsed_ms > 0 ? elapsed_ms : 0), now);
 	if (until <= now)
 		return;
 	/* time paused, without counting overlapping pauses twice */
@@ -188,8 +190,14 @@ static void throttle(struct engine *e, bool limited, long retry_after_ms, int64_
 	}
 	/* (pace_pause adds the millisecond a truncating clock may lose) */
 	pace_pause(&e->pace, until);
-	event(e, ENGINE_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms%s",
-	      (long)(until - now), e->adapt.on ? "; pace lowered" : "");
+	if (e->adapt.on)
+		event(e, ENGINE_EV_PAUSE, NULL,
+		      "HTTP 429: pausing all requests for %ld ms; then %.0f requests/s (limit "
+		      "seen %.0f/s)", (long)(until - now), adapt_rate(&e->adapt, until),
+		      e->adapt.w_max);
+	else
+		event(e, ENGINE_EV_PAUSE, NULL, "HTTP 429: pausing all requests for %ld ms",
+		      (long)(until - now));
 }
 
 static size_t lat_bucket(long ms)
@@ -266,7 +274,7 @@ static int handle(struct engine *e, const struct http_result *res, int64_t now,
 	d = retry_decide(&e->o.policy, j->kind, o, j->attempts, res->retry_after_ms,
 			 clock_rand01(&e->rng));
 	if (res->transport == TRANSPORT_OK)
-		throttle(e, o == OUTCOME_RATE_LIMITED, res->retry_after_ms, now);
+		throttle(e, o == OUTCOME_RATE_LIMITED, res->retry_after_ms, res->elapsed_ms, now);
 	event(e, ENGINE_EV_REQUEST, j, "%s attempt %d: %s (HTTP %ld, %ld ms)",
 	      j->kind == REQUEST_CREATE ? (j->get ? "read" : "create")
 	      : j->kind == REQUEST_SEND ? "send" : "verify",
