@@ -7,6 +7,15 @@ CC        ?= cc
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
+# make install: the nightly script where Debian keeps a package's private
+# programs, the systemd units where systemd looks for them (a PREFIX of
+# /usr/local or /usr), the other samples as documentation examples; the
+# installed samples name the installed paths and SYSCONFDIR/LOCALSTATEDIR.
+PKGLIBDIR ?= $(PREFIX)/lib/dots-import
+DOCDIR    ?= $(PREFIX)/share/doc/dots-import
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR    ?= /etc
+LOCALSTATEDIR ?= /var
 BUILD     ?= build
 CFLAGS    ?= -O2 -g
 PKGS      := libcurl jansson yaml-0.1 sqlite3 libmicrohttpd zlib
@@ -88,13 +97,43 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 
+# The samples name the default paths (as pasted, they work for PREFIX=/usr/local);
+# install rewrites them to the installed ones.
+SAMPLE_PATHS = sed -e 's|/usr/local/lib/dots-import|$(PKGLIBDIR)|g' \
+	-e 's|/usr/local/share/doc/dots-import|$(DOCDIR)|g' \
+	-e 's|/usr/local/lib/systemd/system|$(UNITDIR)|g' \
+	-e 's|/usr/local/bin|$(BINDIR)|g' \
+	-e 's|/etc/dots-import|$(SYSCONFDIR)/dots-import|g' \
+	-e 's|/var/lib/|$(LOCALSTATEDIR)/lib/|g' \
+	-e 's|/var/log/|$(LOCALSTATEDIR)/log/|g'
+EXAMPLES := config.yaml users.csv cron.d/dots-import kubernetes/cronjob.yaml \
+	kubernetes/indexed-job.yaml
+UNITS    := dots-import.service dots-import.timer
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PKGLIBDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples/cron.d $(DESTDIR)$(DOCDIR)/examples/kubernetes
 	install -m 0755 $(BUILD)/dots-import $(BUILD)/dots-sandbox $(DESTDIR)$(BINDIR)/
-	if [ -f dots-import.1 ]; then install -m 0644 dots-import.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	install -m 0644 dots-import.1 $(DESTDIR)$(MANDIR)/man1/
+	$(SAMPLE_PATHS) samples/nightly-export.sh >$(DESTDIR)$(PKGLIBDIR)/nightly-export
+	chmod 0755 $(DESTDIR)$(PKGLIBDIR)/nightly-export
+	for f in $(UNITS); do \
+		$(SAMPLE_PATHS) samples/systemd/$$f >$(DESTDIR)$(UNITDIR)/$$f && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$f || exit 1; \
+	done
+	for f in $(EXAMPLES); do \
+		$(SAMPLE_PATHS) samples/$$f >$(DESTDIR)$(DOCDIR)/examples/$$f && \
+		chmod 0644 $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; \
+	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/dots-import $(DESTDIR)$(BINDIR)/dots-sandbox $(DESTDIR)$(MANDIR)/man1/dots-import.1
+	rm -f $(DESTDIR)$(BINDIR)/dots-import $(DESTDIR)$(BINDIR)/dots-sandbox \
+		$(DESTDIR)$(MANDIR)/man1/dots-import.1 $(DESTDIR)$(PKGLIBDIR)/nightly-export
+	for f in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$f; done
+	for f in $(EXAMPLES); do rm -f $(DESTDIR)$(DOCDIR)/examples/$$f; done
+	rmdir $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(DOCDIR)/examples/cron.d \
+		$(DESTDIR)$(DOCDIR)/examples/kubernetes $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) \
+		2>/dev/null || true
 
 format:
 	clang-format -i lib/*.[ch] cmd/*/*.[ch] tests/unit/*.c

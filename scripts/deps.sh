@@ -3,7 +3,7 @@
 # is missing. As root it runs apt-get; otherwise it says what to run.
 set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libcsv-dev libjansson-dev
-libyaml-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev curl openssl python3 sqlite3 tmux"
+libyaml-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev curl openssl python3 python3-yaml sqlite3 tmux"
 [ -n "${DOTS_EXTRA_PKGS:-}" ] && PKGS="$PKGS $DOTS_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
