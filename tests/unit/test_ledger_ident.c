@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ledger.h"
@@ -394,6 +395,44 @@ static void test_open_read_refusals(void **state)
 	assert_non_null(strstr(e.msg, "is empty"));
 }
 
+/* After a crash the users are in the -wal: a read sees them, and leaves
+ * the -wal for the next run (which checkpoints it) and no -shm. */
+static void test_open_read_after_a_crash_reads_the_wal(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_ident a = ident("ann@example.com", "Ann", "Lee", "crm-1");
+	struct ledger *r = NULL;
+	char wal[256], shm[256];
+	struct stat sb;
+	struct err e;
+	pid_t pid;
+	int status;
+
+	err_init(&e);
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	snprintf(shm, sizeof(shm), "%s-shm", f->path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ledger *l = must_open(f->path);
+
+		must_put(l, 81, "4155550181", "usr_a", &a); /* durable on return */
+		_exit(0);                                   /* no close: a crash */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_true(sb.st_size > 0);
+	assert_int_equal(ledger_open_read(&r, f->path, BASE, CLIENT, &e), 1);
+	assert_ident(r, 81, "ann@example.com", "Ann", "Lee", "crm-1");
+	ledger_close(r);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_true(sb.st_size > 0);
+	assert_int_equal(stat(shm, &sb), -1);
+	r = must_open(f->path); /* the next run has them too */
+	assert_ident(r, 81, "ann@example.com", "Ann", "Lee", "crm-1");
+	ledger_close(r);
+}
+
 static void test_open_read_of_old_ledger_does_not_migrate(void **state)
 {
 	struct fixture *f = *state;
@@ -426,6 +465,7 @@ int main(void)
 		T(test_open_read_of_no_ledger_makes_nothing),
 		T(test_open_read_reads_and_leaves_everything_as_it_was),
 		T(test_open_read_refusals),
+		T(test_open_read_after_a_crash_reads_the_wal),
 		T(test_open_read_of_old_ledger_does_not_migrate),
 	};
 
