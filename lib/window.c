@@ -327,6 +327,13 @@ static int admit_by_ledger(struct run *r, size_t idx, const struct scan_row *sr)
 	return 0;
 }
 
+/* Copies a validated field (the static assert above: it fits) by its
+ * length, not its buffer's: most are short. */
+static void copy_text(char *dst, const char *src)
+{
+	memcpy(dst, src, strlen(src) + 1);
+}
+
 /* Brings one input row into the window. Returns 1, 0 at end, -1 on error. */
 int win_admit_row(struct run *r)
 {
@@ -364,10 +371,12 @@ int win_admit_row(struct run *r)
 		return 1;
 	}
 	s->key = sr.key;
-	memcpy(s->ident.email, sr.user.email, sizeof(sr.user.email));
-	memcpy(s->ident.first_name, sr.user.first_name, sizeof(sr.user.first_name));
-	memcpy(s->ident.last_name, sr.user.last_name, sizeof(sr.user.last_name));
-	memcpy(s->ident.external_id, sr.user.external_id, sizeof(sr.user.external_id));
+	if (!r->o->dry_run) { /* for the ledger, once the user is created */
+		copy_text(s->ident.email, sr.user.email);
+		copy_text(s->ident.first_name, sr.user.first_name);
+		copy_text(s->ident.last_name, sr.user.last_name);
+		copy_text(s->ident.external_id, sr.user.external_id);
+	}
 	/* a new ledger cannot know this phone nor this external id: pass 1
 	 * already made each of them unique in the file */
 	if (ledger_users_at_open(r->led) > 0 && admit_by_ledger(r, idx, &sr))
