@@ -30,6 +30,8 @@ struct config {
 				  * N > 0: adaptive under a ceiling of N
 				  * requests/s; 0: unlimited, no pacing */
 	bool send_verification;  /* default true */
+	bool allow_phone_change; /* a known external id with a new phone is created
+				  * as a new user, not a conflict; default false */
 	char *state;             /* ledger path, default "dots-import.db" */
 	char *default_country_code; /* for "phone" values without + / 00 */
 	char delimiter;          /* input field delimiter: , ; \t |, 0 = detect */

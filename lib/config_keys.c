@@ -71,6 +71,8 @@ static const struct key_spec keys[CONFIG_NKEYS] = {
 	 .offset = OFF(rate_limit), .min = 0, .max = 100000, .def_num = CONFIG_RATE_AUTO},
 	{.name = "import.send_verification", .type = KEY_BOOL,
 	 .offset = OFF(send_verification), .def_num = 1},
+	{.name = "import.allow_phone_change", .type = KEY_BOOL,
+	 .offset = OFF(allow_phone_change), .def_num = 0},
 	{.name = "import.state", .type = KEY_STRING, .offset = OFF(state),
 	 .def_str = "dots-import.db"},
 	{.name = "import.default_country_code", .type = KEY_CC,

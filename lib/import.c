@@ -340,13 +340,23 @@ static int setup(struct run *r)
 	/* every output exists before the first request */
 	if (results_open(&r->out, o->results_path, results_header, 11, r->err) < 0)
 		return -1;
-	/* --no-state and a dry run: the null ledger keeps nothing (ledger.h);
-	 * a spare one replaces a real ledger that fails mid-run */
+	/* --no-state: the null ledger keeps nothing (ledger.h); a spare one
+	 * replaces a real ledger that fails mid-run. A dry run reads the
+	 * ledger, if there is one, to preview tonight, and writes nothing. */
 	if (ledger_open_null(&r->led_null, r->err) < 0)
 		return -1;
-	if (!o->dry_run && o->state_path
-		    ? ledger_open(&r->led, o->state_path, r->cfg->base_url, o->client_id, r->err) < 0
-		    : ledger_open_null(&r->led, r->err) < 0)
+	if (o->dry_run && o->state_path) {
+		int rc = ledger_open_read(&r->led, o->state_path, r->cfg->base_url, o->client_id,
+					  r->err);
+
+		if (rc < 0)
+			return -1;
+		r->st->previewed = rc == 1;
+	}
+	if (!r->led && (!o->dry_run && o->state_path
+				? ledger_open(&r->led, o->state_path, r->cfg->base_url,
+					      o->client_id, r->err) < 0
+				: ledger_open_null(&r->led, r->err) < 0))
 		return -1;
 	if (!o->dry_run) {
 		struct http_opts ho;
@@ -439,7 +449,7 @@ static enum import_result verdict(const struct run *r)
 	if (st->abort_reason[0])
 		return IMPORT_ABORTED;
 	if (st->by_status[ROW_INVALID] || st->by_status[ROW_DUPLICATE] ||
-	    st->by_status[ROW_FAILED] || st->by_status[ROW_PENDING] ||
+	    st->by_status[ROW_FAILED] || st->by_status[ROW_PENDING] || st->by_status[ROW_CONFLICT] ||
 	    st->codes_failed || st->codes_in_doubt)
 		return IMPORT_PARTIAL;
 	return IMPORT_COMPLETE;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ident.h"
 #include "import.h"
 #include "jobq.h"
 #include "ledger.h"
@@ -21,6 +22,7 @@
 
 #define WINDOW_MIN 1024           /* rows held at once (bounded memory) */
 #define ERROR_MAX 300             /* chars of a results "error" cell */
+#define LOG_NOTE_MAX 255          /* chars of a row's identity note for the log */
 #define URL_MAX 512
 #define LEDGER_COMMIT_MS 500      /* outcomes become durable at least this often */
 #define INTENT_GATHER_MS 10       /* send intents gather this long for one fsync */
@@ -49,6 +51,11 @@ struct slot {
 	char phone_number[SCAN_RAW_MAX + 1];
 	char url[URL_MAX];
 	char error[ERROR_MAX + 1];
+	/* what the user is created with, for the ledger (valid rows) */
+	struct ledger_ident ident;
+	/* the log's words for an identity message in error (changed,
+	 * conflict, a moved external id): no personal data; "" = none */
+	char log_note[LOG_NOTE_MAX + 1];
 };
 
 struct run {

@@ -30,7 +30,14 @@ static const char *const schema =
 	" id TEXT NOT NULL,"
 	" verif INTEGER NOT NULL,"
 	" created_at INTEGER NOT NULL,"
-	" updated_at INTEGER NOT NULL);";
+	" updated_at INTEGER NOT NULL,"
+	" email TEXT, first_name TEXT, last_name TEXT, external_id TEXT);";
+
+/* What a user was created with: columns a ledger made before them gets
+ * at open (ALTER TABLE: the rows it has keep NULL, "not known"). */
+static const char *const ident_columns[] = {"email", "first_name", "last_name",
+					    "external_id"};
+#define IDENT_INDEX "users_external_id"
 
 /* SQLite's message, and the system's reason behind an I/O error
  * ("disk I/O error (No space left on device)"). */
@@ -109,6 +116,8 @@ static int bind_ledger(struct ledger *l, const char *base_url,
 	rc = meta_get(l, "format", fmt, sizeof(fmt), err);
 	if (rc < 0)
 		return -1;
+	if (rc == 0 && l->readonly)
+		return err_set(err, "ledger '%s': binding is missing (corrupt?)", l->path);
 	if (rc == 0) {
 		if (meta_set(l, "format", LEDGER_FORMAT, err) < 0 ||
 		    meta_set(l, "base_url", base_url, err) < 0 ||
@@ -126,7 +135,7 @@ static int bind_ledger(struct ledger *l, const char *base_url,
 		return err_set(err,
 			       "ledger '%s' belongs to base URL '%s', not '%s': use another --state file",
 			       l->path, url, base_url);
-	if (strcmp(fp, want_fp) != 0)
+	if ((client_id || !l->readonly) && strcmp(fp, want_fp) != 0)
 		return err_set(err,
 			       "ledger '%s' was made with another client id: use another --state file",
 			       l->path);
@@ -147,7 +156,7 @@ static int check_existing(struct ledger *l, struct err *err)
 
 	if (sqlite3_prepare_v2(l->db,
 			       "SELECT count(*) FROM sqlite_master WHERE name NOT IN"
-			       " ('meta', 'users') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+			       " ('meta', 'users', '" IDENT_INDEX "') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
 			       -1, &st, NULL) != SQLITE_OK)
 		return open_error(l, err);
 	rc = sqlite3_step(st);
@@ -160,6 +169,58 @@ static int check_existing(struct ledger *l, struct err *err)
 	sqlite3_finalize(st);
 	if (rc != 0)
 		return err_set(err, "ledger '%s' is not a dots-import ledger", l->path);
+	return 0;
+}
+
+/* Which identity columns the users table has. Returns 0, or -1 with err set. */
+static int ident_columns_present(struct ledger *l, bool have[4], struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(have, 0, 4 * sizeof(bool));
+	if (sqlite3_prepare_v2(l->db, "SELECT name FROM pragma_table_info('users')", -1, &st,
+			       NULL) != SQLITE_OK)
+		return ledger_db_error(l, err, "not a dots-import ledger or corrupt");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		for (int i = 0; name && i < 4; i++)
+			if (strcmp(name, ident_columns[i]) == 0)
+				have[i] = true;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return ledger_db_error(l, err, "not a dots-import ledger or corrupt");
+	return 0;
+}
+
+/*
+ * A ledger made before the identity fields gets them (inside the opening
+ * transaction): the users it has keep them NULL, so they are never
+ * reported as changed. The external id's index makes its lookup cheap
+ * and keeps an external id to one user.
+ */
+static int migrate(struct ledger *l, struct err *err)
+{
+	static const char *const add[] = {
+		"ALTER TABLE users ADD COLUMN email TEXT",
+		"ALTER TABLE users ADD COLUMN first_name TEXT",
+		"ALTER TABLE users ADD COLUMN last_name TEXT",
+		"ALTER TABLE users ADD COLUMN external_id TEXT",
+	};
+	bool have[4];
+
+	if (ident_columns_present(l, have, err) < 0)
+		return -1;
+	for (int i = 0; i < 4; i++)
+		if (!have[i] && sqlite3_exec(l->db, add[i], NULL, NULL, NULL) != SQLITE_OK)
+			return open_error(l, err);
+	if (sqlite3_exec(l->db,
+			 "CREATE UNIQUE INDEX IF NOT EXISTS " IDENT_INDEX " ON users(external_id)",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return open_error(l, err);
+	l->ident_cols = true;
 	return 0;
 }
 
@@ -264,7 +325,7 @@ static int open_write(struct ledger *l, const char *base_url,
 	if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK)
 		return open_error(l, err);
-	if (bind_ledger(l, base_url, client_id, err) < 0)
+	if (bind_ledger(l, base_url, client_id, err) < 0 || migrate(l, err) < 0)
 		return -1; /* the transaction is rolled back at close */
 	if (meta_set(l, "opened_at", now, err) < 0)
 		return open_error(l, err);
@@ -344,6 +405,48 @@ int ledger_create(struct ledger **out, const char *path, const char *base_url,
 		  const char *client_id, struct err *err)
 {
 	return open_ledger(out, path, base_url, client_id, true, err);
+}
+
+int ledger_open_read(struct ledger **out, const char *path, const char *base_url,
+		     const char *client_id, struct err *err)
+{
+	struct ledger *l = calloc(1, sizeof(*l));
+	bool have[4];
+	int rc;
+
+	*out = NULL;
+	if (!l)
+		return err_set(err, "out of memory");
+	l->readonly = true;
+	if (ledger_file_init(&l->file, path, err) < 0)
+		goto fail;
+	l->path = l->file.path;
+	rc = ledger_file_open_read(&l->file, err);
+	if (rc <= 0) {
+		destroy(l, false);
+		return rc;
+	}
+	if (sqlite3_open_v2(l->file.real, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		if (l->db)
+			open_error(l, err);
+		else
+			err_set(err, "cannot open ledger '%s': out of memory", path);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(l->db, 1);
+	sqlite3_busy_timeout(l->db, 0);
+	if (check_existing(l, err) < 0 || bind_ledger(l, base_url, client_id, err) < 0 ||
+	    ident_columns_present(l, have, err) < 0)
+		goto fail;
+	l->ident_cols = have[0] && have[1] && have[2] && have[3];
+	if (ledger_rows_prepare(l, err) < 0 || count_users(l, err) < 0)
+		goto fail;
+	*out = l;
+	return 1;
+fail:
+	destroy(l, false);
+	return -1;
 }
 
 int ledger_open_null(struct ledger **out, struct err *err)

@@ -44,6 +44,23 @@ struct ledger_user {
 	char phone_number[16];
 };
 
+#define LEDGER_EMAIL_MAX 254       /* bytes */
+#define LEDGER_NAME_MAX 200        /* bytes (50 code points of <= 4 bytes) */
+#define LEDGER_EXTERNAL_ID_MAX 128 /* bytes */
+
+/*
+ * What a user was created with: its email and names as sent to the API,
+ * and the source system's id for it (external_id). "" = not known: users
+ * recorded before the ledger kept these fields (or by restore-ledger)
+ * have none, and a user may have no external id.
+ */
+struct ledger_ident {
+	char email[LEDGER_EMAIL_MAX + 1];
+	char first_name[LEDGER_NAME_MAX + 1];
+	char last_name[LEDGER_NAME_MAX + 1];
+	char external_id[LEDGER_EXTERNAL_ID_MAX + 1];
+};
+
 struct ledger;
 
 /*
@@ -83,6 +100,19 @@ int ledger_create(struct ledger **out, const char *path, const char *base_url,
 		  const char *client_id, struct err *err);
 
 /*
+ * Opens an existing ledger to read it only (a dry run's preview): nothing
+ * in it or beside it is written or left behind. Returns 1 opened, 0 when
+ * there is no ledger at path (*out NULL: nothing to preview), -1 with err
+ * set for what ledger_open refuses too: a -wal/-shm/-journal file without
+ * its ledger, an empty file, not a ledger, another process holding it,
+ * another base URL, or another client (checked only when client_id is not
+ * NULL). A ledger from before the identity fields reads with them empty.
+ * Only the reads (find, find_external, count, each) may be used on it.
+ */
+int ledger_open_read(struct ledger **out, const char *path, const char *base_url,
+		     const char *client_id, struct err *err);
+
+/*
  * The null ledger, for --no-state: keeps nothing, so callers need no NULL
  * checks. put, set_verif, begin, commit, commit_async and go_async succeed
  * and do nothing; find returns 0 (absent); users_at_open and count are 0;
@@ -101,10 +131,42 @@ long long ledger_users_at_open(const struct ledger *l);
 int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 		struct err *err);
 
-/* Records a created user (insert or replace its id) with a verification state. */
+/* Like ledger_find, and fills *ident (may be NULL) with what the user was
+ * created with ("" for a field the ledger does not have). */
+int ledger_find_ident(struct ledger *l, uint64_t key, struct ledger_user *u,
+		      struct ledger_ident *ident, struct err *err);
+
+/*
+ * Looks up the user an external id belongs to: 1 found (*key, *u and
+ * *ident, which may be NULL, filled), 0 absent (also for "" and on a
+ * ledger without the field), -1 error.
+ */
+int ledger_find_external(struct ledger *l, const char *external_id, uint64_t *key,
+			 struct ledger_user *u, struct ledger_ident *ident,
+			 struct err *err);
+
+/* Records a created user (insert or replace its id) with a verification
+ * state. What it was created with is not recorded: see ledger_put_ident. */
 int ledger_put(struct ledger *l, uint64_t key, const char *country_code,
 	       const char *phone_number, const char *id, enum ledger_verif v,
 	       struct err *err);
+
+/*
+ * Like ledger_put, and records what the user was created with (ident may
+ * be NULL: nothing). A user already in the ledger keeps the email and
+ * names stored first (Dots keeps what it was created with). A non-empty
+ * external id is mapped to this user and taken off any other user that
+ * had it: an external id belongs to one user at most. Fails (nothing
+ * queued) when a field is longer than its maximum.
+ */
+int ledger_put_ident(struct ledger *l, uint64_t key, const char *country_code,
+		     const char *phone_number, const char *id, enum ledger_verif v,
+		     const struct ledger_ident *ident, struct err *err);
+
+/* Maps a non-empty external id to the known user key (taking it off any
+ * other user); a key the ledger does not have changes nothing. */
+int ledger_set_external(struct ledger *l, uint64_t key, const char *external_id,
+			struct err *err);
 
 /* Changes a known user's verification state. */
 int ledger_set_verif(struct ledger *l, uint64_t key, enum ledger_verif v,

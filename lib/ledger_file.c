@@ -306,6 +306,41 @@ int ledger_file_open(struct ledger_file *f, bool must_create, ledger_file_make_f
 	return 0;
 }
 
+int ledger_file_open_read(struct ledger_file *f, struct err *err)
+{
+	struct stat sb;
+	int side;
+
+	f->lock_fd = open(f->real, O_RDONLY | O_CLOEXEC);
+	if (f->lock_fd < 0) {
+		if (errno != ENOENT)
+			return err_set(err, "cannot open ledger '%s': %s", f->path,
+				       strerror(errno));
+		side = find_side_file(f);
+		return side >= 0 ? side_file_refusal(f, side, err) : 0;
+	}
+	if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return err_set(err, errno == EWOULDBLOCK
+					    ? "ledger '%s' is in use by another dots-import process"
+					    : "cannot lock ledger '%s'",
+			       f->path);
+	f->locked = true;
+	if (fstat(f->lock_fd, &sb) < 0)
+		return err_set(err, "cannot open ledger '%s': %s", f->path, strerror(errno));
+	if (sb.st_size == 0)
+		return err_set(err, "'%s' is empty: not a ledger", f->path);
+	if (check_magic(f, &sb, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(side_suffix) / sizeof(side_suffix[0]); i++) {
+		char p[PATH_MAX + 16];
+
+		snprintf(p, sizeof(p), "%s%s", f->real, side_suffix[i]);
+		f->had_side[i] = lstat(p, &sb) == 0;
+	}
+	f->readonly = true;
+	return 1;
+}
+
 int ledger_file_sync_wal(struct ledger_file *f, struct err *err)
 {
 	if (f->wal_fd < 0) {
@@ -349,6 +384,16 @@ void ledger_file_close(struct ledger_file *f, bool remove)
 {
 	if (f->wal_fd >= 0)
 		close(f->wal_fd);
+	if (f->readonly && f->locked) {
+		/* what a read-only SQLite connection made: still under our flock */
+		for (size_t i = 0; i < sizeof(side_suffix) / sizeof(side_suffix[0]); i++) {
+			char p[PATH_MAX + 16];
+
+			snprintf(p, sizeof(p), "%s%s", f->real, side_suffix[i]);
+			if (!f->had_side[i])
+				unlink(p);
+		}
+	}
 	if (remove && f->created && f->locked) {
 		/* still under our flock: nobody else uses them */
 		for (size_t i = 0; i < sizeof(side_suffix) / sizeof(side_suffix[0]); i++) {

@@ -23,6 +23,8 @@ struct ledger_file {
 	int wal_fd;     /* the -wal file, from the first sync on */
 	bool created;   /* this handle made the file: a discard removes it */
 	bool locked;    /* the flock is ours */
+	bool readonly;  /* ledger_file_open_read */
+	bool had_side[3]; /* readonly: -wal, -shm, -journal existed at open */
 };
 
 /*
@@ -52,6 +54,17 @@ int ledger_file_init(struct ledger_file *f, const char *path, struct err *err);
 int ledger_file_open(struct ledger_file *f, bool must_create, ledger_file_make_fn make,
 		     void *ctx, struct err *err);
 
+/*
+ * Opens an existing ledger file to read it and takes the flock (one
+ * process at a time, as for ledger_file_open). Returns 1 opened, 0 when
+ * neither the file nor any side file exists (nothing to read), -1 with
+ * err set, touching nothing, for what ledger_file_open refuses. Notes
+ * which side files exist: ledger_file_close removes the ones that appear
+ * meanwhile (a read-only SQLite connection makes an empty -wal and a
+ * -shm), so reading leaves the directory as it was.
+ */
+int ledger_file_open_read(struct ledger_file *f, struct err *err);
+
 /* fdatasyncs the -wal file (opened at the first call: SQLite makes it at
  * the first write). */
 int ledger_file_sync_wal(struct ledger_file *f, struct err *err);
@@ -61,7 +74,9 @@ int ledger_file_sync_wal(struct ledger_file *f, struct err *err);
 int ledger_file_sync_dir(const struct ledger_file *f, struct err *err);
 
 /*
- * Closes the files (releasing the flock) and frees the strings. With
+ * Closes the files (releasing the flock) and frees the strings. Opened
+ * with ledger_file_open_read, the side files that did not exist at open
+ * are removed first (the caller closed SQLite before). With
  * remove, when this handle made the ledger and still holds the flock, the
  * ledger and its -wal, -shm and -journal files are removed first. Safe
  * after a failed ledger_file_init.

@@ -28,6 +28,9 @@ struct ledger {
 	double learned_rate;   /* the API's rate a run learned ("learned_rate") */
 	double keep_rate;      /* to store at close, 0 = none */
 	sqlite3_stmt *find, *put, *set_verif, *each, *count;
+	sqlite3_stmt *find_ext, *set_ext, *clear_ext; /* NULL without ident_cols */
+	bool ident_cols;       /* the users table has email, names, external_id */
+	bool readonly;         /* ledger_open_read: reads only */
 	bool unsynced;         /* committed, not fdatasynced yet */
 	uint64_t committed;    /* commits asked for = the newest ticket */
 	bool dirty;            /* async: writes queued since the last commit */

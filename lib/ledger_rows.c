@@ -18,18 +18,20 @@
 
 #include "banned.h"
 
-enum op_kind { OP_PUT, OP_SET_VERIF, OP_COMMIT };
+enum op_kind { OP_PUT, OP_SET_VERIF, OP_SET_EXT, OP_COMMIT };
 
 /* A queued write: copies, so the caller's buffers may change at once. */
 struct op {
 	enum op_kind kind;
 	enum ledger_verif verif;
+	bool has_ident;  /* OP_PUT: ident holds what the user was created with */
 	uint64_t key;
 	uint64_t ticket; /* OP_COMMIT */
 	int64_t at;
 	char country_code[4];
 	char phone_number[16];
 	char id[65];
+	struct ledger_ident ident; /* OP_PUT; OP_SET_EXT: external_id */
 };
 
 static int exec(struct ledger *l, const char *sql, struct err *err)
@@ -39,30 +41,58 @@ static int exec(struct ledger *l, const char *sql, struct err *err)
 	return 0;
 }
 
+/* Which ledgers a statement is prepared on. */
+enum stmt_need {
+	NEED_ANY,   /* every ledger */
+	NEED_OLD,   /* a read-only ledger without the identity columns */
+	NEED_IDENT, /* a ledger with them (every writable one: ledger.c adds them) */
+	NEED_WRITE  /* a writable ledger */
+};
+
 int ledger_rows_prepare(struct ledger *l, struct err *err)
 {
 	static const struct {
 		size_t off;
+		enum stmt_need need;
 		const char *sql;
 	} stmts[] = {
-		{offsetof(struct ledger, find),
-		 "SELECT id, verif, country_code, phone_number FROM users WHERE key = ?1"},
-		{offsetof(struct ledger, put),
-		 "INSERT INTO users(key, country_code, phone_number, id, verif, created_at, updated_at)"
-		 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)"
-		 " ON CONFLICT(key) DO UPDATE SET id = ?4, verif = ?5, updated_at = ?6"},
-		{offsetof(struct ledger, set_verif),
+		{offsetof(struct ledger, find), NEED_IDENT,
+		 "SELECT id, verif, country_code, phone_number,"
+		 " email, first_name, last_name, external_id FROM users WHERE key = ?1"},
+		{offsetof(struct ledger, find), NEED_OLD,
+		 "SELECT id, verif, country_code, phone_number,"
+		 " NULL, NULL, NULL, NULL FROM users WHERE key = ?1"},
+		{offsetof(struct ledger, find_ext), NEED_IDENT,
+		 "SELECT key, id, verif, country_code, phone_number,"
+		 " email, first_name, last_name, external_id FROM users WHERE external_id = ?1"},
+		{offsetof(struct ledger, put), NEED_WRITE,
+		 "INSERT INTO users(key, country_code, phone_number, id, verif, created_at, updated_at,"
+		 " email, first_name, last_name, external_id)"
+		 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)"
+		 " ON CONFLICT(key) DO UPDATE SET id = ?4, verif = ?5, updated_at = ?6,"
+		 " email = coalesce(email, ?7), first_name = coalesce(first_name, ?8),"
+		 " last_name = coalesce(last_name, ?9), external_id = coalesce(?10, external_id)"},
+		{offsetof(struct ledger, set_verif), NEED_WRITE,
 		 "UPDATE users SET verif = ?2, updated_at = ?3 WHERE key = ?1"},
-		{offsetof(struct ledger, each),
+		{offsetof(struct ledger, set_ext), NEED_WRITE,
+		 "UPDATE users SET external_id = ?2, updated_at = ?3 WHERE key = ?1"},
+		{offsetof(struct ledger, clear_ext), NEED_WRITE,
+		 "UPDATE users SET external_id = NULL, updated_at = ?3"
+		 " WHERE external_id = ?2 AND key != ?1"},
+		{offsetof(struct ledger, each), NEED_ANY,
 		 "SELECT key, id, verif, country_code, phone_number FROM users"
 		 " WHERE ((1 << verif) & ?1) != 0 ORDER BY created_at, rowid"},
-		{offsetof(struct ledger, count),
+		{offsetof(struct ledger, count), NEED_ANY,
 		 "SELECT count(*) FROM users WHERE ((1 << verif) & ?1) != 0"},
 	};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_stmt **st = (sqlite3_stmt **)((char *)l + stmts[i].off);
+		enum stmt_need need = stmts[i].need;
 
+		if ((need == NEED_OLD && l->ident_cols) || (need == NEED_IDENT && !l->ident_cols) ||
+		    (need == NEED_WRITE && l->readonly))
+			continue;
 		if (sqlite3_prepare_v3(l->db, stmts[i].sql, -1,
 				       SQLITE_PREPARE_PERSISTENT, st,
 				       NULL) != SQLITE_OK)
@@ -78,6 +108,9 @@ void ledger_rows_finalize(struct ledger *l)
 	sqlite3_finalize(l->set_verif);
 	sqlite3_finalize(l->each);
 	sqlite3_finalize(l->count);
+	sqlite3_finalize(l->find_ext);
+	sqlite3_finalize(l->set_ext);
+	sqlite3_finalize(l->clear_ext);
 }
 
 /* Commits the open transaction and makes every commit so far durable.
@@ -120,10 +153,47 @@ static int step_done(struct ledger *l, sqlite3_stmt *st, struct err *err)
 	return 0;
 }
 
+/* Binds text, or NULL for "" (not known). */
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s[0])
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Takes external_id off every user but key: it is about to be key's. */
+static int clear_external(struct ledger *l, const struct op *op, struct err *err)
+{
+	sqlite3_bind_int64(l->clear_ext, 1, (sqlite3_int64)op->key);
+	sqlite3_bind_text(l->clear_ext, 2, op->ident.external_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(l->clear_ext, 3, (sqlite3_int64)op->at);
+	return step_done(l, l->clear_ext, err);
+}
+
+static int do_set_ext(struct ledger *l, const struct op *op, struct err *err)
+{
+	if (ensure_txn(l, err) < 0 || clear_external(l, op, err) < 0)
+		return -1;
+	sqlite3_bind_int64(l->set_ext, 1, (sqlite3_int64)op->key);
+	sqlite3_bind_text(l->set_ext, 2, op->ident.external_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(l->set_ext, 3, (sqlite3_int64)op->at);
+	return step_done(l, l->set_ext, err);
+}
+
 static int do_put(struct ledger *l, const struct op *op, struct err *err)
 {
+	static const struct ledger_ident none;
+	const struct ledger_ident *id = op->has_ident ? &op->ident : &none;
+
 	if (ensure_txn(l, err) < 0)
 		return -1;
+	if (id->external_id[0] && clear_external(l, op, err) < 0)
+		return -1;
+	bind_opt(l->put, 7, id->email);
+	bind_opt(l->put, 8, id->first_name);
+	bind_opt(l->put, 9, id->last_name);
+	bind_opt(l->put, 10, id->external_id);
 	sqlite3_bind_int64(l->put, 1, (sqlite3_int64)op->key);
 	sqlite3_bind_text(l->put, 2, op->country_code, -1, SQLITE_STATIC);
 	sqlite3_bind_text(l->put, 3, op->phone_number, -1, SQLITE_STATIC);
@@ -172,6 +242,8 @@ static int execute(void *ctx, const void *batch, size_t n, uint64_t *ticket,
 			rc = do_put(l, &ops[i], err);
 		else if (ops[i].kind == OP_SET_VERIF)
 			rc = do_set_verif(l, &ops[i], err);
+		else if (ops[i].kind == OP_SET_EXT)
+			rc = do_set_ext(l, &ops[i], err);
 		else if (i == last && (rc = ledger_commit_durable(l, err)) == 0)
 			*ticket = ops[i].ticket;
 		if (rc < 0)
@@ -231,8 +303,59 @@ static void read_user(sqlite3_stmt *st, int first, struct ledger_user *u)
 	u->verif = verif_of(sqlite3_column_int(st, first + 1));
 }
 
+/* Copies column i (NULL = "") into dst, cut at cap - 1 bytes. */
+static void read_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* What the user was created with, from column first on: email,
+ * first_name, last_name, external_id. */
+static void read_ident(sqlite3_stmt *st, int first, struct ledger_ident *id)
+{
+	read_text(st, first, id->email, sizeof(id->email));
+	read_text(st, first + 1, id->first_name, sizeof(id->first_name));
+	read_text(st, first + 2, id->last_name, sizeof(id->last_name));
+	read_text(st, first + 3, id->external_id, sizeof(id->external_id));
+}
+
 int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 		struct err *err)
+{
+	return ledger_find_ident(l, key, u, NULL, err);
+}
+
+int ledger_find_external(struct ledger *l, const char *external_id, uint64_t *key,
+			 struct ledger_user *u, struct ledger_ident *ident,
+			 struct err *err)
+{
+	int rc;
+
+	if (l->null || !l->find_ext || !external_id[0])
+		return 0;
+	if (flush(l, err) < 0)
+		return -1;
+	sqlite3_bind_text(l->find_ext, 1, external_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(l->find_ext);
+	if (rc == SQLITE_ROW) {
+		*key = (uint64_t)sqlite3_column_int64(l->find_ext, 0);
+		read_user(l->find_ext, 1, u);
+		if (ident)
+			read_ident(l->find_ext, 5, ident);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = ledger_db_error(l, err, "cannot read");
+	}
+	sqlite3_reset(l->find_ext);
+	return rc;
+}
+
+int ledger_find_ident(struct ledger *l, uint64_t key, struct ledger_user *u,
+		      struct ledger_ident *ident, struct err *err)
 {
 	int rc;
 
@@ -244,6 +367,8 @@ int ledger_find(struct ledger *l, uint64_t key, struct ledger_user *u,
 	rc = sqlite3_step(l->find);
 	if (rc == SQLITE_ROW) {
 		read_user(l->find, 0, u);
+		if (ident)
+			read_ident(l->find, 4, ident);
 		rc = 1;
 	} else if (rc == SQLITE_DONE) {
 		rc = 0;
@@ -266,8 +391,12 @@ static int submit(struct ledger *l, const struct op *op, struct err *err)
 		l->dirty = true;
 		return ledger_queue_push(l->q, op, false, err);
 	}
+	if (l->readonly)
+		return err_set(err, "ledger '%s': opened to read only", l->path);
 	l->group = true;
-	rc = op->kind == OP_PUT ? do_put(l, op, err) : do_set_verif(l, op, err);
+	rc = op->kind == OP_PUT	       ? do_put(l, op, err)
+	     : op->kind == OP_SET_EXT ? do_set_ext(l, op, err)
+				       : do_set_verif(l, op, err);
 	if (solo && ledger_commit(l, rc < 0 ? NULL : err) < 0)
 		return -1;
 	return rc;
@@ -289,6 +418,13 @@ int ledger_put(struct ledger *l, uint64_t key, const char *country_code,
 	       const char *phone_number, const char *id, enum ledger_verif v,
 	       struct err *err)
 {
+	return ledger_put_ident(l, key, country_code, phone_number, id, v, NULL, err);
+}
+
+int ledger_put_ident(struct ledger *l, uint64_t key, const char *country_code,
+		     const char *phone_number, const char *id, enum ledger_verif v,
+		     const struct ledger_ident *ident, struct err *err)
+{
 	struct op op = {.kind = OP_PUT, .verif = v, .key = key, .at = (int64_t)time(NULL)};
 
 	if (check_verif(v, err) < 0 ||
@@ -297,6 +433,31 @@ int ledger_put(struct ledger *l, uint64_t key, const char *country_code,
 	    copy_field(op.phone_number, sizeof(op.phone_number), phone_number,
 		       "phone number", err) < 0 ||
 	    copy_field(op.id, sizeof(op.id), id, "user id", err) < 0)
+		return -1;
+	if (ident) {
+		op.has_ident = true;
+		if (copy_field(op.ident.email, sizeof(op.ident.email), ident->email, "email",
+			       err) < 0 ||
+		    copy_field(op.ident.first_name, sizeof(op.ident.first_name),
+			       ident->first_name, "first name", err) < 0 ||
+		    copy_field(op.ident.last_name, sizeof(op.ident.last_name), ident->last_name,
+			       "last name", err) < 0 ||
+		    copy_field(op.ident.external_id, sizeof(op.ident.external_id),
+			       ident->external_id, "external id", err) < 0)
+			return -1;
+	}
+	return submit(l, &op, err);
+}
+
+int ledger_set_external(struct ledger *l, uint64_t key, const char *external_id,
+			struct err *err)
+{
+	struct op op = {.kind = OP_SET_EXT, .key = key, .at = (int64_t)time(NULL)};
+
+	if (!external_id[0])
+		return err_set(err, "ledger: empty external id");
+	if (copy_field(op.ident.external_id, sizeof(op.ident.external_id), external_id,
+		       "external id", err) < 0)
 		return -1;
 	return submit(l, &op, err);
 }

@@ -12,7 +12,8 @@
 #include "banned.h"
 
 static const char *const status_names[ROW_STATUS_COUNT] = {
-	"created", "exists", "valid", "invalid", "duplicate", "failed", "pending"};
+	"created", "exists", "valid", "invalid", "duplicate", "failed", "pending",
+	"changed", "conflict"};
 
 const char *import_status_name(enum row_status s)
 {

@@ -80,6 +80,8 @@ struct import_stats {
 	bool paused;                         /* waiting now */
 	long long input_appended;            /* bytes appended to the input during the run */
 	bool results_written;                /* the results file is complete */
+	bool previewed;                      /* a dry run read the ledger: exists,
+					      * changed and conflict are tonight's */
 };
 
 struct import_opts {
@@ -93,6 +95,9 @@ struct import_opts {
 	bool dry_run;
 	bool resend_in_doubt;
 	bool settle_in_doubt;       /* record in-doubt codes as sent, without sending */
+	/* A known external id with a new phone is created as a new user (the
+	 * id moves to it) instead of a conflict. */
+	bool allow_phone_change;
 	long max_invalid;           /* -1 = no limit */
 	long max_failures;          /* -1 = no limit */
 	/* Set asynchronously to a signal number to stop the run gracefully. */

@@ -22,6 +22,13 @@ unsigned scan_shard_of(const char *country_code, const char *phone_number, unsig
 	return n ? (unsigned)(h % n) : 0;
 }
 
+uint64_t scan_external_key(const char *external_id)
+{
+	uint64_t h = hash_fnv1a64(HASH_FNV1A64_INIT, external_id, strlen(external_id));
+
+	return h ? h : 1;
+}
+
 /* Is this row ours under --shard? Rows without a valid phone go by row number. */
 static bool in_shard(const struct scan *s, size_t row, const struct user *u)
 {
@@ -72,12 +79,14 @@ static int pass1(struct scan *s, struct err *err)
 		if (!in_shard(s, row.row, &u))
 			continue;
 		s->total++;
-		if (dupset_add(&s->dups, user_phone_key(&u), err) < 0)
+		if (dupset_add(&s->dups, user_phone_key(&u), err) < 0 ||
+		    (u.external_id[0] &&
+		     dupset_add(&s->ext_dups, scan_external_key(u.external_id), err) < 0))
 			return -1;
 	}
 	if (rc < 0)
 		return -1;
-	return dupset_seal(&s->dups, err);
+	return dupset_seal(&s->dups, err) < 0 ? -1 : dupset_seal(&s->ext_dups, err);
 }
 
 int scan_open(struct scan *s, const struct scan_opts *o, struct err *err)
@@ -148,6 +157,19 @@ int scan_next(struct scan *s, struct scan_row *out, struct err *err)
 			 "duplicate of row %zu (same country_code and phone_number)", first);
 		out->status = ROW_DUPLICATE;
 	}
+	/* every valid row with an external id, as pass 1 noted them: one
+	 * person with two phones in one file is one row too many */
+	if (out->user.external_id[0]) {
+		rc = dupset_check(&s->ext_dups, scan_external_key(out->user.external_id), out->row,
+				  &first, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1 && out->status == ROW_VALID) {
+			snprintf(out->error, sizeof(out->error),
+				 "duplicate of row %zu (same external_id, another phone)", first);
+			out->status = ROW_DUPLICATE;
+		}
+	}
 	return 1;
 }
 
@@ -164,6 +186,7 @@ long long scan_appended(const struct scan *s)
 void scan_release(struct scan *s)
 {
 	dupset_release(&s->dups);
+	dupset_release(&s->ext_dups);
 	reader_free(s->rd);
 	s->rd = NULL;
 }

@@ -36,6 +36,7 @@ struct scan {
 	struct user_rules rules;
 	unsigned shard_k, shard_n;
 	struct dupset dups;           /* phones that occur more than once */
+	struct dupset ext_dups;       /* external ids (by 64-bit hash), likewise */
 	size_t total;                 /* rows of this shard (known after pass 1) */
 	size_t invalid;               /* of them invalid */
 };
@@ -67,6 +68,10 @@ bool scan_changed(const struct scan *s);
 long long scan_appended(const struct scan *s);
 
 void scan_release(struct scan *s);
+
+/* The key of a non-empty external id for duplicate detection: FNV-1a 64
+ * of its bytes, never 0. */
+uint64_t scan_external_key(const char *external_id);
 
 /* The shard (0..n-1) of a phone: FNV-1a 64 of "<country_code>:<phone_number>"
  * modulo n. Stable across versions and machines (documented in README). */

@@ -13,6 +13,8 @@ enum row_status {
 	ROW_DUPLICATE,
 	ROW_FAILED,
 	ROW_PENDING,
+	ROW_CHANGED,  /* known phone, email or names differ: Dots not updated */
+	ROW_CONFLICT, /* phone and external id clash with the ledger: not created */
 	ROW_STATUS_COUNT
 };
 

@@ -67,6 +67,15 @@ char *summary_json(const struct summary_info *si)
 	json_object_set_new(root, "elapsed_s", json_real(st->elapsed_s));
 	json_object_set_new(root, "rows", json_integer((json_int_t)st->rows));
 	json_object_set_new(root, "status", status);
+	/* a dry run that read the ledger: what tonight would do */
+	json_object_set_new(root, "preview",
+			    si->dry_run && st->previewed
+				    ? json_pack("{s:I,s:I,s:I,s:I}", "create",
+						(json_int_t)st->by_status[ROW_VALID], "exists",
+						(json_int_t)st->by_status[ROW_EXISTS], "changed",
+						(json_int_t)st->by_status[ROW_CHANGED], "conflict",
+						(json_int_t)st->by_status[ROW_CONFLICT])
+				    : json_null());
 	json_object_set_new(root, "codes", codes ? codes : json_null());
 	json_object_set_new(root, "requests", json_integer((json_int_t)st->requests));
 	json_object_set_new(root, "retries", json_integer((json_int_t)st->retries));

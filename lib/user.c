@@ -24,7 +24,7 @@
 const char *const user_field_names[USER_FIELD_COUNT] = {
 	"email",    "country_code", "phone_number", "first_name",
 	"last_name", "username",    "metadata",     "phone",
-	"date_of_birth",
+	"date_of_birth", "external_id",
 };
 /* clang-format on */
 
@@ -333,6 +333,24 @@ static int normalise_dob(char out[11], struct cell c, struct err *err)
 	return 0;
 }
 
+/* external_id: optional; UTF-8 without controls, at most
+ * USER_EXTERNAL_ID_MAX bytes. Compared byte for byte, so kept as given
+ * (trimmed). */
+static int normalise_external_id(char out[USER_EXTERNAL_ID_MAX + 1], struct cell c,
+				 struct err *err)
+{
+	out[0] = '\0';
+	if (c.n == 0)
+		return 0;
+	if (c.n > USER_EXTERNAL_ID_MAX)
+		return err_set(err, "external_id: longer than %d bytes", USER_EXTERNAL_ID_MAX);
+	if (check_text("external_id", c, false, 0, err) < 0)
+		return -1;
+	memcpy(out, c.p, c.n);
+	out[c.n] = '\0';
+	return 0;
+}
+
 /* Copies a phone cell to buf as a C string for the phone module. */
 static int phone_cell(char buf[PHONE_CELL_MAX], enum user_field f,
 		      struct cell c, struct err *err)
@@ -399,7 +417,8 @@ int user_normalise(struct user *u, const struct user_input *in,
 	    normalise_name(u->username, USER_USERNAME, cells[USER_USERNAME],
 			   true, err) < 0 ||
 	    normalise_dob(u->date_of_birth, cells[USER_DATE_OF_BIRTH], err) < 0 ||
-	    normalise_metadata(u, cells[USER_METADATA], err) < 0)
+	    normalise_metadata(u, cells[USER_METADATA], err) < 0 ||
+	    normalise_external_id(u->external_id, cells[USER_EXTERNAL_ID], err) < 0)
 		return -1;
 	return 0;
 }

@@ -25,6 +25,7 @@ enum user_field {
 	USER_METADATA,
 	USER_PHONE,
 	USER_DATE_OF_BIRTH, /* optional, YYYY-MM-DD */
+	USER_EXTERNAL_ID,   /* optional: the source system's id, kept in the ledger */
 	USER_FIELD_COUNT
 };
 
@@ -35,6 +36,7 @@ extern const char *const user_field_names[USER_FIELD_COUNT];
 #define USER_NAME_MAX_CHARS 50 /* code points, for names and username (API schema) */
 #define USER_NAME_MAX_BYTES (USER_NAME_MAX_CHARS * 4)
 #define USER_METADATA_MAX 16384 /* bytes */
+#define USER_EXTERNAL_ID_MAX 128 /* bytes */
 
 struct user {
 	char email[USER_EMAIL_MAX + 1];
@@ -44,6 +46,9 @@ struct user {
 	char last_name[USER_NAME_MAX_BYTES + 1];
 	char username[USER_NAME_MAX_BYTES + 1]; /* "" = not given */
 	char date_of_birth[11]; /* YYYY-MM-DD, a real date; "" = not given */
+	/* The source system's id for this person (never sent to the API);
+	 * "" = not given. */
+	char external_id[USER_EXTERNAL_ID_MAX + 1];
 	/* Trimmed metadata text, borrowed from the input (NULL = not given).
 	 * Whether it is a JSON object is decided by the payload module. */
 	const char *metadata;

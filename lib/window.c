@@ -16,6 +16,10 @@
 
 #include "banned.h"
 
+_Static_assert(USER_EMAIL_MAX == LEDGER_EMAIL_MAX && USER_NAME_MAX_BYTES <= LEDGER_NAME_MAX &&
+		       USER_EXTERNAL_ID_MAX == LEDGER_EXTERNAL_ID_MAX,
+	       "a valid row's fields fit the ledger's");
+
 /* ---- events and stopping ----------------------------------------------- */
 
 void win_emit(struct run *r, enum import_event_kind kind, const struct slot *s,
@@ -95,8 +99,8 @@ void win_pending_reason(const struct run *r, struct slot *s)
 void win_record(struct run *r, struct slot *s, enum ledger_verif v)
 {
 	s->unrecorded = false;
-	if (ledger_put(r->led, s->key, s->country_code, s->phone_number, s->user_id,
-				 v, r->err) < 0)
+	if (ledger_put_ident(r->led, s->key, s->country_code, s->phone_number, s->user_id, v,
+			     &s->ident, r->err) < 0)
 		win_ledger_failed(r);
 }
 
@@ -215,6 +219,10 @@ static void admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
 	s->status = ROW_EXISTS;
 	s->before = lu->verif;
 	s->verif = verif_cell(lu->verif);
+	if (r->o->dry_run) { /* a preview: nothing is sent or written */
+		win_finish(s, ROW_EXISTS);
+		return;
+	}
 	switch (verif_plan_known(lu->verif, &c)) {
 	case VERIF_PLAN_SEND:
 		win_queue_send(r, idx, lu->verif);
@@ -244,6 +252,88 @@ static void admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
 	win_finish(s, ROW_EXISTS);
 }
 
+/* A user the ledger has, as ident.c reads it. */
+static void known(struct ident_known *k, uint64_t key, const struct ledger_user *u,
+		  const struct ledger_ident *id)
+{
+	k->found = true;
+	k->key = key;
+	k->f.email = id->email;
+	k->f.first_name = id->first_name;
+	k->f.last_name = id->last_name;
+	k->external_id = id->external_id;
+	k->user_id = u->id;
+	k->country_code = u->country_code;
+	k->phone_number = u->phone_number;
+}
+
+/*
+ * A valid row against the ledger (ident.h): the same person (exists, its
+ * code as the verification table says), another email or name for a known
+ * phone (changed: the user's id, no code, Dots not updated), a clash of
+ * phone and external id (conflict: nothing created), or someone new.
+ * Returns 1 when the row is decided, 0 when it needs a create (the error
+ * cell may say why: a moved external id).
+ */
+static int admit_by_ledger(struct run *r, size_t idx, const struct scan_row *sr)
+{
+	struct slot *s = &r->win[idx];
+	struct ledger_user pu, xu;
+	struct ledger_ident pi, xi;
+	struct ident_known by_phone = {0}, by_ext = {0};
+	struct ident_fields row = {sr->user.email, sr->user.first_name, sr->user.last_name};
+	const char *ext = sr->user.external_id;
+	struct ident_decision d;
+	uint64_t xkey = 0;
+	int rc;
+
+	rc = ledger_find_ident(r->led, s->key, &pu, &pi, r->err);
+	if (rc == 1 && pu.id[0])
+		known(&by_phone, s->key, &pu, &pi);
+	if (rc >= 0 && ext[0]) {
+		rc = ledger_find_external(r->led, ext, &xkey, &xu, &xi, r->err);
+		if (rc == 1 && xu.id[0])
+			known(&by_ext, xkey, &xu, &xi);
+	}
+	if (rc < 0) {
+		win_ledger_failed(r); /* the run stops: the row comes out pending */
+		return 0;
+	}
+	d = ident_decide(&row, ext, s->key, &by_phone, &by_ext, r->o->allow_phone_change);
+	ident_message(&d, ext, &by_phone, &by_ext, false, s->error, sizeof(s->error));
+	ident_message(&d, ext, &by_phone, &by_ext, true, s->log_note, sizeof(s->log_note));
+	switch (d.verdict) {
+	case IDENT_NEW:
+	case IDENT_NEW_MOVED:
+		return 0;
+	case IDENT_EXISTS_ADOPT:
+		/* a user from before external ids: it is this person's from now on */
+		if (!r->o->dry_run && ledger_set_external(r->led, s->key, ext, r->err) < 0)
+			win_ledger_failed(r);
+		/* fall through */
+	case IDENT_EXISTS:
+		admit_known(r, idx, &pu);
+		return 1;
+	case IDENT_CHANGED:
+		memcpy(s->user_id, pu.id, sizeof(s->user_id));
+		win_finish(s, ROW_CHANGED);
+		return 1;
+	case IDENT_CONFLICT_EXT:
+	case IDENT_CONFLICT_PHONE:
+	case IDENT_CONFLICT_BOTH:
+		win_finish(s, ROW_CONFLICT);
+		return 1;
+	}
+	return 0;
+}
+
+/* Copies a validated field (the static assert above: it fits) by its
+ * length, not its buffer's: most are short. */
+static void copy_text(char *dst, const char *src)
+{
+	memcpy(dst, src, strlen(src) + 1);
+}
+
 /* Brings one input row into the window. Returns 1, 0 at end, -1 on error. */
 int win_admit_row(struct run *r)
 {
@@ -268,6 +358,7 @@ int win_admit_row(struct run *r)
 	s = &r->win[idx];
 	memset(s, 0, offsetof(struct slot, url));
 	s->error[0] = '\0';
+	s->log_note[0] = '\0';
 	s->row = sr.row;
 	s->line = sr.line;
 	r->tail++;
@@ -280,22 +371,19 @@ int win_admit_row(struct run *r)
 		return 1;
 	}
 	s->key = sr.key;
+	if (!r->o->dry_run) { /* for the ledger, once the user is created */
+		copy_text(s->ident.email, sr.user.email);
+		copy_text(s->ident.first_name, sr.user.first_name);
+		copy_text(s->ident.last_name, sr.user.last_name);
+		copy_text(s->ident.external_id, sr.user.external_id);
+	}
+	/* a new ledger cannot know this phone nor this external id: pass 1
+	 * already made each of them unique in the file */
+	if (ledger_users_at_open(r->led) > 0 && admit_by_ledger(r, idx, &sr))
+		return 1;
 	if (r->o->dry_run) {
 		win_finish(s, ROW_VALID);
 		return 1;
-	}
-	/* a new ledger cannot know this phone: pass 1 already made every
-	 * phone of the file unique */
-	if (ledger_users_at_open(r->led) > 0) {
-		struct ledger_user lu;
-
-		rc = ledger_find(r->led, s->key, &lu, r->err);
-		if (rc < 0)
-			win_ledger_failed(r);
-		if (rc == 1 && lu.id[0]) {
-			admit_known(r, idx, &lu);
-			return 1;
-		}
 	}
 	if (win_stopping(r)) {
 		win_pending_reason(r, s);
@@ -312,6 +400,20 @@ int win_admit_row(struct run *r)
 	set_job(s, idx, r->create_url, s->body, strlen(s->body), REQUEST_CREATE);
 	fifo_push(&r->fresh, idx);
 	return 1;
+}
+
+/* What the log says of a row: its error cell, unless that is an identity
+ * message (it names emails, names, phones, external ids): then the same
+ * without them. */
+static const char *log_text(const struct slot *s)
+{
+	static const char moved[] = "phone changed:";
+
+	if (s->log_note[0] &&
+	    (s->status == ROW_CHANGED || s->status == ROW_CONFLICT ||
+	     strncmp(s->error, moved, sizeof(moved) - 1) == 0))
+		return s->log_note;
+	return s->error;
 }
 
 /* Writes finished rows at the head of the window, in input order. */
@@ -341,7 +443,7 @@ void win_flush(struct run *r)
 			win_fail_local(r, IMPORT_LOCAL_FAILURE);
 		}
 		if (s->error[0])
-			win_emit(r, IMPORT_EV_ROW, s, s->error);
+			win_emit(r, IMPORT_EV_ROW, s, log_text(s));
 		r->st->by_status[s->status]++;
 		r->st->done++;
 		r->head++;

@@ -43,6 +43,7 @@ enum {
 	OPT_NOTIFY_URL,
 	OPT_DELIMITER,
 	OPT_ENCODING,
+	OPT_ALLOW_PHONE_CHANGE,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +71,7 @@ static const struct option long_opts[] = {
 	{"notify-url", required_argument, NULL, OPT_NOTIFY_URL},
 	{"delimiter", required_argument, NULL, OPT_DELIMITER},
 	{"encoding", required_argument, NULL, OPT_ENCODING},
+	{"allow-phone-change", no_argument, NULL, OPT_ALLOW_PHONE_CHANGE},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -110,6 +112,8 @@ void options_usage(void)
 	      "      --resend-in-doubt  resend codes whose earlier send has an unknown outcome\n"
 	      "      --settle-in-doubt  record codes in doubt as sent, without sending (you know\n"
 	      "                         they arrived); until one of these two, they keep exit 1\n"
+	      "      --allow-phone-change  a known external_id with a new phone is created as a\n"
+	      "                         new user (texted) instead of a conflict\n"
 	      "      --max-invalid N    more than N invalid rows: exit 2 before sending anything\n"
 	      "      --max-failures N   stop the run (exit 3) once N rows failed at the API\n"
 	      "      --ca-cert FILE     CA bundle for a private CA (TLS verification stays on)\n"
@@ -136,13 +140,16 @@ void options_usage(void)
 	      "verification column: sent, failed, in_doubt (may have gone out: never resent\n"
 	      "unless --resend-in-doubt), verified (the API says the user is already verified:\n"
 	      "no code sent), off (--no-verification), empty when there is no user.\n"
+	      "status column: created, exists, valid (dry run), invalid, duplicate, failed,\n"
+	      "pending, changed (known phone, email or names differ: its id, no code, Dots\n"
+	      "not updated), conflict (phone and external_id clash with the ledger).\n"
 	      "\n"
-	      "exit codes: 0 all rows created/exists and codes sent; 1 some rows invalid,\n"
-	      "duplicate or failed, or a code not sent or in doubt (also from an earlier run,\n"
-	      "until settled); 2 usage, config or input error, also a wrong base URL,\n"
-	      "certificate or host found by the first request (nothing sent); 3 aborted\n"
-	      "(401/403, circuit breaker, --max-failures, a configuration error found\n"
-	      "mid-run, the input changed after requests were sent);\n"
+	      "exit codes: 0 all rows created/exists/changed and codes sent; 1 some rows\n"
+	      "invalid, duplicate, failed or conflict, or a code not sent or in doubt (also\n"
+	      "from an earlier run, until settled); 2 usage, config or input error, also a\n"
+	      "wrong base URL, certificate or host found by the first request (nothing\n"
+	      "sent); 3 aborted (401/403, circuit breaker, --max-failures, a configuration\n"
+	      "error found mid-run, the input changed after requests were sent);\n"
 	      "4 stopped by a local failure (disk full, ledger or output unwritable) after\n"
 	      "requests were sent: rerun to complete; 130/143 interrupted by SIGINT/SIGTERM\n"
 	      "(a second signal within 2 s changes nothing; a later one stops waiting for\n"
@@ -158,7 +165,7 @@ struct cli {
 	char delimiter;
 	long concurrency, max_attempts;
 	double rate;
-	bool set_concurrency, set_rate, set_max_attempts, no_verification;
+	bool set_concurrency, set_rate, set_max_attempts, no_verification, allow_phone_change;
 };
 
 static int parse_long_opt(const char *name, const char *v, long min, long max,
@@ -221,6 +228,7 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 			c->set_max_attempts = true;
 			break;
 		case OPT_NO_VERIFICATION: c->no_verification = true; break;
+		case OPT_ALLOW_PHONE_CHANGE: c->allow_phone_change = true; break;
 		case OPT_DRY_RUN: o->dry_run = true; break;
 		case OPT_STATE: c->state = optarg; break;
 		case OPT_NO_STATE: o->no_state = true; break;
@@ -378,6 +386,8 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 		cfg->max_attempts = c->max_attempts;
 	if (c->no_verification)
 		cfg->send_verification = false;
+	if (c->allow_phone_change)
+		cfg->allow_phone_change = true;
 	if (url_check(cfg->base_url, "base URL", err) < 0)
 		return -1;
 	n = strlen(cfg->base_url);
@@ -385,8 +395,15 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 		return err_set(err, "base URL '%s': give it without /v2 (e.g. https://host/api)",
 			       cfg->base_url);
 
-	if (o->dry_run) /* no network: credentials are not needed */
-		return 0;
+	if (o->dry_run) { /* no network: credentials are not needed; a client id
+			   * given checks the ledger's binding for the preview */
+		if (!(env = getenv("DOTS_CLIENT_ID")) || !*env)
+			return 0;
+		if (check_secret("the client id", env, err) < 0)
+			return -1;
+		o->client_id = strdup(env);
+		return o->client_id ? 0 : err_set(err, "out of memory");
+	}
 	if (o->command == CMD_RESTORE_LEDGER) /* no network: the ledger is bound to the id */
 		return restore_credentials(o, cfg, err);
 	if ((env = getenv("DOTS_CLIENT_ID")) && *env)

@@ -187,6 +187,11 @@ void report_summary(struct report *r, const struct import_stats *st,
 			fprintf(stderr, " %zu %s", st->by_status[s],
 				import_status_name((enum row_status)s));
 	fputc('\n', stderr);
+	if (dry_run && st->previewed)
+		fprintf(stderr, "dots-import: preview against the ledger: %zu would be created, "
+				"%zu exist, %zu changed, %zu conflict\n",
+			st->by_status[ROW_VALID], st->by_status[ROW_EXISTS],
+			st->by_status[ROW_CHANGED], st->by_status[ROW_CONFLICT]);
 	if (!dry_run) {
 		char earlier[64] = "";
 

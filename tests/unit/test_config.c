@@ -368,6 +368,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.concurrency, 8);
 	assert_true(c.rate_limit == CONFIG_RATE_AUTO); /* adaptive pacing by default */
 	assert_true(c.send_verification);
+	assert_false(c.allow_phone_change);
 	assert_string_equal(c.state, "dots-import.db");
 	assert_null(c.default_country_code);
 	assert_int_equal(c.max_attempts, 5);
@@ -395,6 +396,7 @@ static void test_full_file(void **state)
 				   "  concurrency: 256\n"
 				   "  rate_limit: 12.5\n"
 				   "  send_verification: false\n"
+				   "  allow_phone_change: true\n"
 				   "  state: /var/lib/dots/state.db\n"
 				   "  default_country_code: '+44'\n"
 				   "  delimiter: tab\n"
@@ -412,10 +414,11 @@ static void test_full_file(void **state)
 				   "  username: Login\n"
 				   "  metadata: Extra\n"
 				   "  phone: Phone (intl)\n"
-				   "  date_of_birth: Born\n";
+				   "  date_of_birth: Born\n"
+				   "  external_id: CRM id\n";
 	static const char *const want_cols[USER_FIELD_COUNT] = {
 	    "E-Mail",	   "CC",    "Mobile", "Given name",
-	    "Family name", "Login", "Extra",  "Phone (intl)", "Born"};
+	    "Family name", "Login", "Extra",  "Phone (intl)", "Born", "CRM id"};
 	struct config c;
 	struct err err;
 	size_t i;
@@ -432,6 +435,7 @@ static void test_full_file(void **state)
 	assert_int_equal(c.concurrency, 256);
 	assert_true(c.rate_limit == 12.5);
 	assert_false(c.send_verification);
+	assert_true(c.allow_phone_change);
 	assert_string_equal(c.state, "/var/lib/dots/state.db");
 	assert_string_equal(c.default_country_code, "44");
 	assert_int_equal(c.delimiter, '\t');

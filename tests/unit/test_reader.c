@@ -481,7 +481,7 @@ struct map_case {
 	const char *header;
 	const char *names[USER_FIELD_COUNT];
 	int rc;
-	/* email, cc, number, first, last, username, metadata, phone, dob */
+	/* email, cc, number, first, last, username, metadata, phone, dob, external_id */
 	int col[USER_FIELD_COUNT];
 	const char *error; /* after "'<path>': " */
 };
@@ -489,21 +489,21 @@ struct map_case {
 /* clang-format off */
 static const struct map_case map_cases[] = {
 	{"defaults", "email,country_code,phone_number,first_name,last_name,username,metadata\n",
-	 {NULL}, 0, {0, 1, 2, 3, 4, 5, 6, -1, -1}, NULL},
+	 {NULL}, 0, {0, 1, 2, 3, 4, 5, 6, -1, -1, -1}, NULL},
 	{"order and unknown columns", "x,last_name,first_name,phone_number,y,country_code,email\n",
-	 {NULL}, 0, {6, 5, 3, 2, 1, -1, -1, -1, -1}, NULL},
+	 {NULL}, 0, {6, 5, 3, 2, 1, -1, -1, -1, -1, -1}, NULL},
 	{"case and blanks", " EMAIL ,\tCountry_Code,phone_number  ,First_Name,LAST_NAME\t,Metadata\n",
-	 {NULL}, 0, {0, 1, 2, 3, 4, -1, 5, -1, -1}, NULL},
+	 {NULL}, 0, {0, 1, 2, 3, 4, -1, 5, -1, -1, -1}, NULL},
 	{"single phone column", "email,phone,first_name,last_name\n",
-	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1, -1}, NULL},
+	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1, -1, -1}, NULL},
 	{"phone and split columns", "email,phone,country_code,phone_number,first_name,last_name\n",
-	 {NULL}, 0, {0, 2, 3, 4, 5, -1, -1, 1, -1}, NULL},
+	 {NULL}, 0, {0, 2, 3, 4, 5, -1, -1, 1, -1, -1}, NULL},
 	{"custom names", "E-Mail,Mobile,Given Name,Family Name,CC\n",
 	 {"e-mail", "cc", "MOBILE", "given name", "Family Name", NULL, NULL, NULL},
-	 0, {0, 4, 1, 2, 3, -1, -1, -1, -1}, NULL},
+	 0, {0, 4, 1, 2, 3, -1, -1, -1, -1, -1}, NULL},
 	{"custom phone", "mail,intl,fn,ln\n",
 	 {"mail", NULL, NULL, "fn", "ln", NULL, NULL, "intl"},
-	 0, {0, -1, -1, 2, 3, -1, -1, 1, -1}, NULL},
+	 0, {0, -1, -1, 2, 3, -1, -1, 1, -1, -1}, NULL},
 	{"inner blanks matter", "e mail,country_code,phone_number,first_name,last_name\n",
 	 {NULL}, -1, {0}, "missing required column \"email\""},
 	{"missing email", "country_code,phone_number,first_name,last_name\n",
@@ -532,8 +532,13 @@ static const struct map_case map_cases[] = {
 	 {NULL}, -1, {0}, "column \"phone\" appears twice in the header"},
 	{"duplicate optional", "email,phone,first_name,last_name,metadata,METADATA\n",
 	 {NULL}, -1, {0}, "column \"metadata\" appears twice in the header"},
+	{"external_id", "email,phone,first_name,last_name,External_ID\n",
+	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1, -1, 4}, NULL},
+	{"external_id mapped", "email,phone,first_name,last_name,uid,external_id\n",
+	 {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "uid"},
+	 0, {0, -1, -1, 2, 3, -1, -1, 1, -1, 4}, NULL},
 	{"duplicate unknown is fine", "email,phone,first_name,last_name,x,x\n",
-	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1, -1}, NULL},
+	 {NULL}, 0, {0, -1, -1, 2, 3, -1, -1, 1, -1, -1}, NULL},
 };
 /* clang-format on */
 

@@ -156,6 +156,46 @@ static void test_summary_json_keys_and_numbers(void **state)
 	free(text);
 }
 
+/* A dry run that read the ledger previews tonight; any other run has none. */
+static void test_summary_json_preview_of_a_dry_run(void **state)
+{
+	struct import_stats st;
+	struct summary_info si;
+	json_t *root, *preview;
+	json_error_t je;
+	char *text;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.rows = 9;
+	st.by_status[ROW_VALID] = 4;
+	st.by_status[ROW_EXISTS] = 2;
+	st.by_status[ROW_CHANGED] = 2;
+	st.by_status[ROW_CONFLICT] = 1;
+	si = info(&st, 1);
+	si.dry_run = true;
+	for (int previewed = 0; previewed < 2; previewed++) {
+		st.previewed = previewed;
+		text = summary_json(&si);
+		root = json_loads(text, 0, &je);
+		assert_non_null(root);
+		assert_int_equal(get_int(json_object_get(root, "status"), "changed"), 2);
+		assert_int_equal(get_int(json_object_get(root, "status"), "conflict"), 1);
+		preview = json_object_get(root, "preview");
+		if (!previewed) {
+			assert_true(json_is_null(preview));
+		} else {
+			assert_int_equal(json_object_size(preview), 4);
+			assert_int_equal(get_int(preview, "create"), 4);
+			assert_int_equal(get_int(preview, "exists"), 2);
+			assert_int_equal(get_int(preview, "changed"), 2);
+			assert_int_equal(get_int(preview, "conflict"), 1);
+		}
+		json_decref(root);
+		free(text);
+	}
+}
+
 static void test_summary_json_of_a_stopped_send_verification(void **state)
 {
 	struct import_stats st = stats();
@@ -297,6 +337,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_summary_json_keys_and_numbers),
+		T(test_summary_json_preview_of_a_dry_run),
 		T(test_summary_json_of_a_stopped_send_verification),
 		T(test_summary_file_is_json_with_newline_mode_0600),
 		T(test_metrics_file_lines),

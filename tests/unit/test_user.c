@@ -33,6 +33,7 @@ static char name50_e[101], name51_e[103];	    /* U+00E9 each */
 static char name50_rocket[201], name51_rocket[205]; /* U+1F680 each */
 static char meta_max[USER_METADATA_MAX + 1], meta_over[USER_METADATA_MAX + 2];
 static char phone_cell_long[101];
+static char ext128[129], ext129[130];
 
 struct user_case {
 	const char *name;
@@ -47,12 +48,13 @@ struct user_case {
 	/* Expected record; NULL = the base row's value. */
 	const char *email, *cc, *pn, *first, *last, *username, *metadata;
 	const char *dob;
+	const char *ext;
 };
 
 /* clang-format off */
 static const char *const base_cell[USER_FIELD_COUNT] = {
 	"ada@example.com", "44", "20 7946 0958", "Ada", "Lovelace",
-	ABSENT,            ABSENT, ABSENT, ABSENT,
+	ABSENT,            ABSENT, ABSENT, ABSENT, ABSENT,
 };
 /* clang-format on */
 
@@ -411,6 +413,16 @@ static const struct user_case cases[] = {
 	{.name = "date of birth", .cell[USER_DATE_OF_BIRTH] = " 1990-07-15 ",
 	 .dob = "1990-07-15"},
 	{.name = "date of birth empty", .cell[USER_DATE_OF_BIRTH] = "", .dob = ""},
+	{.name = "external id trimmed, kept as given", .cell[USER_EXTERNAL_ID] = " CRM-0042 ",
+	 .ext = "CRM-0042"},
+	{.name = "external id empty", .cell[USER_EXTERNAL_ID] = "", .ext = ""},
+	{.name = "external id of 128 bytes", .cell[USER_EXTERNAL_ID] = ext128, .ext = ext128},
+	{.name = "external id of 129 bytes", .cell[USER_EXTERNAL_ID] = ext129,
+	 .err = "external_id: longer than 128 bytes"},
+	{.name = "external id with a control character", .cell[USER_EXTERNAL_ID] = "a\tb",
+	 .err = "external_id: control character at position 2"},
+	{.name = "external id not UTF-8", .cell[USER_EXTERNAL_ID] = "id-\xe9",
+	 .err = "external_id: invalid UTF-8 at byte 4"},
 	{.name = "leap day 2000", .cell[USER_DATE_OF_BIRTH] = "2000-02-29",
 	 .dob = "2000-02-29"},
 	{.name = "leap day 2024", .cell[USER_DATE_OF_BIRTH] = "2024-02-29",
@@ -505,6 +517,8 @@ static int setup(void **state)
 	fill(meta_max, "x", USER_METADATA_MAX);
 	fill(meta_over, "x", USER_METADATA_MAX + 1);
 	fill(phone_cell_long, "1", 100);
+	fill(ext128, "x", 128);
+	fill(ext129, "x", 129);
 	return 0;
 }
 
@@ -575,6 +589,7 @@ static bool run_case(const struct user_case *c)
 		   c->name);
 	ok &= same("username", u.username, c->username ? c->username : "",
 		   c->name);
+	ok &= same("external_id", u.external_id, c->ext ? c->ext : "", c->name);
 	ok &= same("date_of_birth", u.date_of_birth, c->dob ? c->dob : "",
 		   c->name);
 	if (!c->metadata && u.metadata) {
@@ -627,7 +642,7 @@ static void test_field_names(void **state)
 	static const char *const want[USER_FIELD_COUNT] = {
 	    "email",	 "country_code", "phone_number", "first_name",
 	    "last_name", "username",	 "metadata",	 "phone",
-	    "date_of_birth",
+	    "date_of_birth", "external_id",
 	};
 	size_t i;
 
