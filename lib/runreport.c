@@ -25,8 +25,8 @@ static const struct {
 	{0, "Complete", "Every row was handled and every requested code sent. Nothing to do."},
 	{1, "Finished, some rows did not succeed",
 	 "See the reasons below and the error column of the results. Fix those rows "
-	 "(--rejects writes them in the input's own columns) and run the same command "
-	 "again: rows already done are skipped, no one gets a second code."},
+	 "(for an import --rejects writes them in the input's own columns) and run the "
+	 "same command again: rows already done are skipped, no one gets a second code."},
 	{2, "Stopped before sending",
 	 "A usage, config, input or state problem (stderr says which). Nothing was sent: "
 	 "fix it and run again."},
@@ -390,12 +390,13 @@ static void counts(FILE *f, const struct runreport *rr)
 {
 	const struct import_stats *st = rr->st;
 	bool verify = strcmp(rr->command, "verify") == 0;
+	bool send = strcmp(rr->command, "send-verification") == 0;
 	char key[48];
 
 	fputs("<h2>Counts</h2><div class=\"grid\"><table><tr><th colspan=\"2\">rows by status"
 	      "</th></tr>\n", f);
-	row_num(f, verify ? "tokens" : "rows", "rows", st->rows);
-	for (int s = 0; s < ROW_STATUS_COUNT; s++) {
+	row_num(f, verify ? "tokens" : send ? "users" : "rows", "rows", st->rows);
+	for (int s = 0; s < ROW_STATUS_COUNT && !send; s++) {
 		const char *name = import_status_name((enum row_status)s);
 
 		if (!st->by_status[s] && s != ROW_CREATED)
