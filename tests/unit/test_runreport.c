@@ -220,6 +220,39 @@ static void test_empty_run_says_no_data(void **state)
 	free(html);
 }
 
+/* A week-long run with every point of the series in use, 20 reasons with
+ * long texts and full examples: the page stays under 2 MB. */
+static void test_longest_run_stays_under_2mb(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake f;
+	struct err e;
+	struct stat sb;
+	char msg[200];
+
+	fake_run(&f, true);
+	for (int64_t t = 0; t < 7LL * 86400 * 1000; t += 997) {
+		series_count(&f.s, t, 12345, 23456, t % 7 == 0, 3);
+		series_gauge(&f.s, t, 255, 12345.678, t % 3 == 0);
+		series_latency(&f.s, t, (double)(t % 30011), 7);
+	}
+	for (int i = 0; i < 40; i++) {
+		struct reason_row r = {1000000 + (size_t)i, 1000001 + (size_t)i, "failed", "", ""};
+
+		memset(r.email, 'e', REASONS_CELL_MAX);
+		memset(r.phone, '&', REASONS_CELL_MAX); /* escaped: 5 bytes each */
+		snprintf(msg, sizeof(msg), "HTTP %d: %0150d", 400 + i, 0);
+		for (int k = 0; k < 10; k++)
+			reasons_add(&f.rs, msg, &r);
+	}
+	assert_int_equal(f.s.n > SERIES_CAP / 2, 1);
+	assert_int_equal(runreport_write(fx->path, &f.rr, &e), 0);
+	assert_int_equal(stat(fx->path, &sb), 0);
+	print_message("report of a full series: %lld bytes\n", (long long)sb.st_size);
+	assert_true(sb.st_size < 2 * 1024 * 1024);
+	series_release(&f.s);
+}
+
 static void test_chart_helpers(void **state)
 {
 	char out[32];
@@ -249,6 +282,7 @@ int main(void)
 		T(test_data_block_holds_the_figures),
 		T(test_unwritable_path_fails_with_its_name),
 		T(test_empty_run_says_no_data),
+		T(test_longest_run_stays_under_2mb),
 		T(test_chart_helpers),
 	};
 
