@@ -69,7 +69,31 @@ struct codes {
 	int64_t committed_ms;
 	size_t probe_requests;
 	bool local_failed;         /* the ledger or the results failed */
+	int64_t t0, progress_ms;   /* start; last o->progress call */
 };
+
+static int64_t codes_now(const struct codes *c)
+{
+	return c->o->now_ms ? c->o->now_ms(c->o->ctx) : clock_now_ms();
+}
+
+static void codes_progress(struct codes *c, bool force)
+{
+	if (c->eng_live)
+		import_progress(c->o, &c->eng, c->st, codes_now(c), c->t0, &c->progress_ms, force);
+}
+
+/* A results line written: counted in st->done (unless counted already
+ * when its request ended), its error (if any) to o->row_error. */
+static void codes_line(struct codes *c, bool counted, size_t row, size_t line,
+		       const char *status, const char *error, const char *cc, const char *phone)
+{
+	struct import_row ir = {row, line, status, error, "", cc, phone};
+
+	c->st->done += !counted;
+	if (error[0] && c->o->row_error)
+		c->o->row_error(c->o->ctx, &ir);
+}
 
 static void codes_event(void *ctx, enum engine_event ev, const struct engine_job *j,
 			const char *msg)
@@ -220,6 +244,8 @@ static void send_row(struct codes *c, struct cjob *j)
 
 	if (!c->local_failed && results_row(c->out, cells, NULL, 7, c->err) < 0)
 		codes_fail(c);
+	codes_line(c, false, c->st->done + 1, 0, cells[3], j->error, j->user.country_code,
+		   j->user.phone_number);
 }
 
 /* A verification step of the table (verif.h) into the ledger. */
@@ -257,6 +283,7 @@ static int send_turn(void *ctx, int64_t now, struct err *err)
 			codes_fail(c);
 		c->committed_ms = now;
 	}
+	codes_progress(c, false);
 	return 0;
 }
 
@@ -337,6 +364,7 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	struct stat sb;
 
 	memset(st, 0, sizeof(*st));
+	c.t0 = c.progress_ms = t0;
 	if (o->resend_in_doubt)
 		mask |= doubt;
 	if (stat(o->state_path, &sb) < 0) {
@@ -409,6 +437,7 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	else if (!c.local_failed)
 		st->results_written = true;
 	import_take_figures(&c.eng, st);
+	codes_progress(&c, true);
 	res = ending(&c, all_ok && st->rows == st->codes_sent + st->codes_settled);
 done:
 	if (c.eng_live)
@@ -511,15 +540,23 @@ static long read_tokens(struct codes *c, struct reader *rd, int c_user, int c_to
 	return rc < 0 && n == 0 ? -1 : n;
 }
 
+static int verify_turn(void *ctx, int64_t now, struct err *err)
+{
+	(void)now;
+	(void)err;
+	codes_progress(ctx, false);
+	return 0;
+}
+
 static int verify_done(void *ctx, struct engine_job *ej, const struct engine_end *end,
 		       struct err *err)
 {
 	struct cjob *j = (struct cjob *)ej;
 
-	(void)ctx;
 	(void)err;
 	j->ended = true;
 	j->cut = end->cut;
+	((struct codes *)ctx)->st->done++;
 	j->verdict = end->verdict;
 	if (!end->cut && end->verdict != RETRY_DONE)
 		engine_describe(ej, end, "", j->error, sizeof(j->error));
@@ -530,8 +567,8 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 				    struct err *err)
 {
 	struct codes c = {.o = o, .st = st, .err = err};
-	struct engine_feed f = {.ctx = &c, .done = verify_done, .next = group_next,
-				.idle = group_idle};
+	struct engine_feed f = {.ctx = &c, .done = verify_done, .turn = verify_turn,
+				.next = group_next, .idle = group_idle};
 	struct reader *rd = NULL;
 	enum import_result res = IMPORT_INPUT_ERROR;
 	bool all_ok = true;
@@ -540,6 +577,7 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 	int64_t t0 = o->now_ms ? o->now_ms(o->ctx) : clock_now_ms();
 
 	memset(st, 0, sizeof(*st));
+	c.t0 = c.progress_ms = t0;
 	if (reader_open(&rd, o->input_path, err) < 0)
 		return IMPORT_INPUT_ERROR;
 	c_user = reader_find_column(rd, "user_id");
@@ -589,7 +627,9 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 			cells[6] = t->error;
 			if (!c.local_failed && results_row(c.out, cells, NULL, 7, err) < 0)
 				codes_fail(&c);
+			codes_line(&c, t->ended, t->row, t->line, status, t->error, "", "");
 		}
+		codes_progress(&c, false);
 	}
 	if (n < 0)
 		goto done;
@@ -598,6 +638,7 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 	else if (!c.local_failed)
 		st->results_written = true;
 	import_take_figures(&c.eng, st);
+	codes_progress(&c, true);
 	res = ending(&c, all_ok);
 done:
 	if (c.eng_live)

@@ -36,6 +36,7 @@ struct config {
 	char *default_country_code; /* for "phone" values without + / 00 */
 	char delimiter;          /* input field delimiter: , ; \t |, 0 = detect */
 	char *encoding;          /* input encoding (iconv name), NULL = UTF-8 */
+	char *report;            /* HTML run report path (--report), NULL = none */
 	/* retry: */
 	long max_attempts;       /* 1..100, default 5 */
 	long base_delay_ms;      /* 1..600000, default 250 */

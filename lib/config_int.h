@@ -16,7 +16,7 @@
 
 #define CONFIG_NAME_MAX 64 /* bytes of a key name we look up */
 #define CONFIG_SHOW_MAX 40 /* bytes of a bad value echoed back */
-#define CONFIG_NKEYS 18    /* entries of the key table (checked there) */
+#define CONFIG_NKEYS 19    /* entries of the key table (checked there) */
 #define CONFIG_NSECTIONS 4 /* api, import, retry, columns */
 
 /* The top-level sections, in that order. */

@@ -79,6 +79,7 @@ static const struct key_spec keys[CONFIG_NKEYS] = {
 	 .offset = OFF(default_country_code)},
 	{.name = "import.delimiter", .type = KEY_DELIM, .offset = OFF(delimiter)},
 	{.name = "import.encoding", .type = KEY_ENCODING, .offset = OFF(encoding)},
+	{.name = "import.report", .type = KEY_STRING, .offset = OFF(report)},
 	{.name = "retry.max_attempts", .type = KEY_LONG,
 	 .offset = OFF(max_attempts), .min = 1, .max = 100, .def_num = 5},
 	{.name = "retry.base_delay_ms", .type = KEY_LONG,

@@ -83,3 +83,16 @@ enum import_event_kind import_event_of(enum engine_event ev)
 
 	return ev <= ENGINE_EV_REQUEST ? kinds[ev] : IMPORT_EV_ABORT;
 }
+
+void import_progress(const struct import_opts *o, const struct engine *e,
+		     struct import_stats *st, int64_t now, int64_t start_ms, int64_t *last_ms,
+		     bool force)
+{
+	if (!o->progress || (!force && now - *last_ms < 100))
+		return;
+	*last_ms = now;
+	import_take_figures(e, st);
+	st->in_flight = engine_in_flight(e);
+	st->elapsed_s = (double)(now - start_ms) / 1000.0;
+	o->progress(o->ctx, st);
+}

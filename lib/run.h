@@ -54,6 +54,16 @@ struct import_event {
 	const char *msg;      /* one line, never a credential */
 };
 
+/* A results line that carries an error, for the run report (--report).
+ * Strings are borrowed for the call; email and phone are personal data. */
+struct import_row {
+	size_t row, line;     /* 0 when the command has none (send-verification) */
+	const char *status;   /* as in the results */
+	const char *error;
+	const char *email;    /* "" when the command has none */
+	const char *country_code, *phone_number;
+};
+
 #define IMPORT_LAT_BUCKETS ENGINE_LAT_BUCKETS
 
 struct import_stats {
@@ -115,6 +125,8 @@ struct import_opts {
 	bool log_requests;          /* IMPORT_EV_REQUEST events wanted too */
 	/* Optional: called at most every 100 ms with the running figures. */
 	void (*progress)(void *ctx, const struct import_stats *st);
+	/* Optional: every results line with an error, as it is written. */
+	void (*row_error)(void *ctx, const struct import_row *r);
 	void *ctx;
 	/* Optional clock (milliseconds, monotonic); NULL = CLOCK_MONOTONIC. */
 	int64_t (*now_ms)(void *ctx);
@@ -137,6 +149,15 @@ enum import_event_kind import_event_of(enum engine_event ev);
 /* The engine's request figures into st (requests, retries, 429s, latency,
  * signal, abort reason). */
 void import_take_figures(const struct engine *e, struct import_stats *st);
+
+/*
+ * The running figures (requests, in flight, elapsed since start_ms) to
+ * o->progress, at most every 100 ms unless force; *last_ms is when it was
+ * last called. Nothing when o->progress is NULL.
+ */
+void import_progress(const struct import_opts *o, const struct engine *e,
+		     struct import_stats *st, int64_t now, int64_t start_ms, int64_t *last_ms,
+		     bool force);
 
 /* The p-th percentile (0..100) of request latency in milliseconds, or -1
  * when no request was made. */

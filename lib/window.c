@@ -442,8 +442,15 @@ void win_flush(struct run *r)
 			r->out_dead = true; /* the rows go on leaving the window */
 			win_fail_local(r, IMPORT_LOCAL_FAILURE);
 		}
-		if (s->error[0])
+		if (s->error[0]) {
 			win_emit(r, IMPORT_EV_ROW, s, log_text(s));
+			if (r->o->row_error) {
+				struct import_row ir = {s->row, s->line, cells[2], s->error, s->email,
+							s->country_code, s->phone_number};
+
+				r->o->row_error(r->o->ctx, &ir);
+			}
+		}
 		r->st->by_status[s->status]++;
 		r->st->done++;
 		r->head++;

@@ -25,7 +25,7 @@ only_in curl/curl.h lib/http.c
 only_in csv.h lib/reader.c lib/results.c
 only_in yaml.h lib/config.c
 only_in sqlite3.h lib/ledger.c lib/ledger_rows.c lib/ledger_int.h
-only_in jansson.h lib/payload.c lib/summary.c $sandbox
+only_in jansson.h lib/payload.c lib/summary.c lib/runreport.c $sandbox
 only_in microhttpd.h $sandbox
 only_in zlib.h lib/gunzip.c
 only_in iconv.h lib/decode.c

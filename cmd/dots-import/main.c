@@ -14,6 +14,7 @@
 #include "outputs.h"
 #include "paths.h"
 #include "report.h"
+#include "reportfile.h"
 #include "restore.h"
 
 #include "banned.h"
@@ -118,7 +119,7 @@ static enum import_result restore(const struct options *o, const struct report *
 	return IMPORT_COMPLETE;
 }
 
-static enum import_result run(const struct options *o, struct report *rep,
+static enum import_result run(const struct options *o, struct reportfile *rf,
 			      struct import_stats *st, struct err *err)
 {
 	struct import_opts io = {
@@ -139,11 +140,12 @@ static enum import_result run(const struct options *o, struct report *rep,
 		.shard_n = o->shard_n,
 		.stop = &stop_signal,
 		.abandon = &abandon,
-		.check = report_check,
-		.log = report_event,
-		.log_requests = report_wants_requests(rep),
-		.progress = report_progress,
-		.ctx = rep,
+		.check = reportfile_check,
+		.log = reportfile_event,
+		.log_requests = report_wants_requests(rf->rep),
+		.progress = reportfile_progress,
+		.row_error = reportfile_row,
+		.ctx = rf,
 	};
 
 	if (o->command != CMD_RESTORE_LEDGER && outputs_preflight(o, err) < 0)
@@ -154,13 +156,14 @@ static enum import_result run(const struct options *o, struct report *rep,
 	case CMD_VERIFY: return codes_verify_run(&io, st, err);
 	case CMD_RESTORE_LEDGER: break;
 	}
-	return restore(o, rep, err);
+	return restore(o, rf->rep, err);
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct report rep;
+	struct reportfile rf;
 	struct import_stats st;
 	struct err err;
 	enum import_result r;
@@ -173,7 +176,8 @@ int main(int argc, char **argv)
 	if (options_parse(&o, argc, argv, &err) < 0 ||
 	    (!o.help && !o.version &&
 	     (paths_check(&o, &err) < 0 ||
-	      report_init(&rep, o.verbosity, o.log_file, o.log_json, &err) < 0))) {
+	      report_init(&rep, o.verbosity, o.log_file, o.log_json, &err) < 0 ||
+	      reportfile_init(&rf, &rep, &o, &err) < 0))) {
 		fprintf(stderr, "dots-import: error: %s\n", err.msg);
 		options_release(&o);
 		return EXIT_USAGE;
@@ -190,7 +194,7 @@ int main(int argc, char **argv)
 	snprintf(note, sizeof(note), "dots-import %s: %s %s", DOTS_VERSION,
 		 options_command_name(o.command), o.input ? o.input : "");
 	report_note(&rep, IMPORT_EV_START, note);
-	r = run(&o, &rep, &st, &err);
+	r = run(&o, &rf, &st, &err);
 	code = exit_for(r, st.signal);
 	if (r == IMPORT_INPUT_ERROR)
 		fprintf(stderr, "dots-import: error: %s\n", err.msg);
@@ -206,8 +210,11 @@ int main(int argc, char **argv)
 	if (o.command != CMD_RESTORE_LEDGER &&
 	    outputs_write(&o, &rep, &st, code, started, st.results_written) < 0 && code < EXIT_PARTIAL)
 		code = EXIT_PARTIAL;
+	if (o.command != CMD_RESTORE_LEDGER)
+		reportfile_write(&rf, &o, &st, code, started, st.results_written);
 	snprintf(note, sizeof(note), "exit %d", code);
 	report_note(&rep, IMPORT_EV_END, note);
+	reportfile_release(&rf);
 	report_release(&rep);
 	options_release(&o);
 	return code;

@@ -44,6 +44,8 @@ enum {
 	OPT_DELIMITER,
 	OPT_ENCODING,
 	OPT_ALLOW_PHONE_CHANGE,
+	OPT_REPORT,
+	OPT_REPORT_PII,
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +74,8 @@ static const struct option long_opts[] = {
 	{"delimiter", required_argument, NULL, OPT_DELIMITER},
 	{"encoding", required_argument, NULL, OPT_ENCODING},
 	{"allow-phone-change", no_argument, NULL, OPT_ALLOW_PHONE_CHANGE},
+	{"report", required_argument, NULL, OPT_REPORT},
+	{"report-pii", no_argument, NULL, OPT_REPORT_PII},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -124,7 +128,11 @@ void options_usage(void)
 	      "      --metrics-file FILE  Prometheus textfile metrics (node_exporter)\n"
 	      "      --log-file FILE    one line per run event and per failed row\n"
 	      "      --log-format F     text or json (default text)\n"
-	      "      --notify-url URL   POST the summary JSON there when the run ends\n",
+	      "      --notify-url URL   POST the summary JSON there when the run ends\n"
+	      "      --report FILE.html the run report: one self-contained page (outcome,\n"
+	      "                         counts, top error reasons, charts), every run\n"
+	      "      --report-pii       the report shows its example rows' emails and phones\n"
+	      "                         (masked by default)\n",
 	      stdout);
 	fputs("  -q, --quiet            only errors on stderr\n"
 	      "  -v, --verbose          each row that did not succeed on stderr; -v -v: every\n"
@@ -160,7 +168,7 @@ void options_usage(void)
 /* Command-line values, applied after the config file. */
 struct cli {
 	const char *config;
-	const char *base_url, *state, *ca_cert;
+	const char *base_url, *state, *ca_cert, *report;
 	const char *encoding;
 	char delimiter;
 	long concurrency, max_attempts;
@@ -245,6 +253,8 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 		case OPT_CA_CERT: c->ca_cert = optarg; break;
 		case OPT_REJECTS: o->rejects = optarg; break;
 		case OPT_SUMMARY_JSON: o->summary_json = optarg; break;
+		case OPT_REPORT: c->report = optarg; break;
+		case OPT_REPORT_PII: o->report_pii = true; break;
 		case OPT_METRICS_FILE: o->metrics_file = optarg; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;
 		case OPT_LOG_FORMAT:
@@ -373,6 +383,8 @@ static int apply(struct options *o, const struct cli *c, struct err *err)
 	if (c->state && config_set_string(&cfg->state, c->state) < 0)
 		return err_set(err, "out of memory");
 	if (c->ca_cert && config_set_string(&cfg->ca_cert, c->ca_cert) < 0)
+		return err_set(err, "out of memory");
+	if (c->report && config_set_string(&cfg->report, c->report) < 0)
 		return err_set(err, "out of memory");
 	if (c->encoding && config_set_string(&cfg->encoding, c->encoding) < 0)
 		return err_set(err, "out of memory");

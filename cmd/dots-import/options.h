@@ -33,6 +33,7 @@ struct options {
 	const char *metrics_file; /* --metrics-file FILE or NULL */
 	const char *log_file;     /* --log-file FILE or NULL */
 	bool log_json;            /* --log-format json */
+	bool report_pii;          /* --report-pii: the report shows emails and phones */
 	char *notify_url;         /* --notify-url URL or NULL (checked) */
 	unsigned shard_k, shard_n; /* --shard K/N; shard_n 0 = none */
 	char *client_id;          /* secrets: never printed */

@@ -16,7 +16,7 @@
 
 int outputs_preflight(const struct options *o, struct err *err)
 {
-	const char *paths[] = {o->summary_json, o->metrics_file, o->rejects};
+	const char *paths[] = {o->summary_json, o->metrics_file, o->rejects, o->cfg.report};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		struct afile f;

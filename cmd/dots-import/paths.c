@@ -100,7 +100,8 @@ int paths_check(const struct options *o, struct err *err)
 {
 	static const char *const ledger_suffixes[] = {"", "-wal", "-shm", "-journal"};
 	struct path_id *ids = calloc(PATHS_MAX, sizeof(*ids));
-	const char *outputs[] = {o->output, o->rejects, o->summary_json, o->metrics_file};
+	const char *outputs[] = {o->output, o->rejects, o->summary_json, o->metrics_file,
+				 o->cfg.report};
 	size_t n = 0;
 	int rc = 0;
 
@@ -117,6 +118,7 @@ int paths_check(const struct options *o, struct err *err)
 	add(ids, &n, "--summary-json", o->summary_json, "");
 	add(ids, &n, "--metrics-file", o->metrics_file, "");
 	add(ids, &n, "--log-file", o->log_file, "");
+	add(ids, &n, "--report", o->cfg.report, "");
 	for (size_t i = 0; i < n && rc == 0; i++)
 		for (size_t j = i + 1; j < n && rc == 0; j++)
 			if (same(&ids[i], &ids[j]) &&

@@ -1046,6 +1046,64 @@ static void verify_many_rows_groups(void **state)
 	assert_int_equal(st.by_status[ROW_FAILED], 1);
 }
 
+/* What the run report is given: every results line with an error (row,
+ * line, status, error) and the running figures, the last with every row. */
+static struct {
+	int rows, progress;
+	size_t row[8], line[8], last_done, last_requests;
+	char status[8][16], error[8][64];
+} REC;
+
+static void rec_row(void *ctx, const struct import_row *r)
+{
+	(void)ctx;
+	assert_true(REC.rows < 8);
+	REC.row[REC.rows] = r->row;
+	REC.line[REC.rows] = r->line;
+	snprintf(REC.status[REC.rows], sizeof(REC.status[0]), "%s", r->status);
+	snprintf(REC.error[REC.rows], sizeof(REC.error[0]), "%s", r->error);
+	REC.rows++;
+}
+
+static void rec_progress(void *ctx, const struct import_stats *st)
+{
+	(void)ctx;
+	REC.progress++;
+	REC.last_done = st->done;
+	REC.last_requests = st->requests;
+}
+
+static void verify_reports_rows_and_progress(void **state)
+{
+	struct import_stats st;
+	struct err e;
+
+	(void)state;
+	memset(&REC, 0, sizeof(REC));
+	write_input("user_id,token\n"
+		    "u-good,123456\n"
+		    "bad id!,123456\n"
+		    "\n"
+		    "u-wrong,000000\n");
+	script("u-wrong", 1, A400);
+	O.row_error = rec_row;
+	O.progress = rec_progress;
+	assert_int_equal(verify_run(&st, &e), IMPORT_PARTIAL);
+	assert_int_equal(REC.rows, 2);
+	assert_int_equal(REC.row[0], 2);
+	assert_int_equal(REC.line[0], 3);
+	assert_string_equal(REC.status[0], "invalid");
+	assert_string_equal(REC.error[0], "user_id: not a Dots user id");
+	assert_int_equal(REC.row[1], 3);
+	assert_int_equal(REC.line[1], 5); /* the blank line counts */
+	assert_string_equal(REC.status[1], "failed");
+	assert_true(strncmp(REC.error[1], "HTTP 400", 8) == 0);
+	assert_true(REC.progress >= 1);
+	assert_int_equal(REC.last_done, 3);
+	assert_int_equal(REC.last_requests, st.requests);
+	assert_int_equal(st.done, st.rows);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1069,6 +1127,7 @@ int main(void)
 		T(verify_missing_column),
 		T(verify_probe_refused),
 		T(verify_many_rows_groups),
+		T(verify_reports_rows_and_progress),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
