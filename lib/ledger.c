@@ -275,6 +275,21 @@ static int open_error(struct ledger *l, struct err *err)
 	}
 }
 
+/* Opens the SQLite connection on the ledger file (FULLMUTEX: in async
+ * mode the worker writes while the caller reads); never waits on a lock. */
+static int open_db(struct ledger *l, int mode, const char *path, struct err *err)
+{
+	if (sqlite3_open_v2(l->file.real, &l->db, mode | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	    SQLITE_OK) {
+		if (l->db)
+			return open_error(l, err);
+		return err_set(err, "cannot open ledger '%s': out of memory", path);
+	}
+	sqlite3_extended_result_codes(l->db, 1);
+	sqlite3_busy_timeout(l->db, 0);
+	return 0;
+}
+
 struct make_ctx {
 	struct ledger *l;
 	const char *base_url, *client_id;
@@ -350,17 +365,8 @@ static int open_ledger(struct ledger **out, const char *path, const char *base_u
 	l->path = l->file.path;
 	if (ledger_file_open(&l->file, must_create, make_new, &mk, err) < 0)
 		goto fail;
-	/* FULLMUTEX: in async mode the worker writes while the caller reads */
-	if (sqlite3_open_v2(l->file.real, &l->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		if (l->db)
-			open_error(l, err);
-		else
-			err_set(err, "cannot open ledger '%s': out of memory", path);
+	if (open_db(l, SQLITE_OPEN_READWRITE, path, err) < 0)
 		goto fail;
-	}
-	sqlite3_extended_result_codes(l->db, 1);
-	sqlite3_busy_timeout(l->db, 0);
 	if (check_existing(l, err) < 0)
 		goto fail;
 	/* The flock already makes this process the only user: keep SQLite's
@@ -426,16 +432,8 @@ int ledger_open_read(struct ledger **out, const char *path, const char *base_url
 		destroy(l, false);
 		return rc;
 	}
-	if (sqlite3_open_v2(l->file.real, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
-		if (l->db)
-			open_error(l, err);
-		else
-			err_set(err, "cannot open ledger '%s': out of memory", path);
+	if (open_db(l, SQLITE_OPEN_READONLY, path, err) < 0)
 		goto fail;
-	}
-	sqlite3_extended_result_codes(l->db, 1);
-	sqlite3_busy_timeout(l->db, 0);
 	if (check_existing(l, err) < 0 || bind_ledger(l, base_url, client_id, err) < 0 ||
 	    ident_columns_present(l, have, err) < 0)
 		goto fail;

@@ -246,6 +246,21 @@ static int check_magic(const struct ledger_file *f, const struct stat *sb, struc
 	return 0;
 }
 
+/* Takes the ledger's lock (never waiting: another process holds it, or
+ * this one may go on) and reads its size and mode. */
+static int lock_and_stat(struct ledger_file *f, struct stat *sb, struct err *err)
+{
+	if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return err_set(err, errno == EWOULDBLOCK
+					    ? "ledger '%s' is in use by another dots-import process"
+					    : "cannot lock ledger '%s'",
+			       f->path);
+	f->locked = true;
+	if (fstat(f->lock_fd, sb) < 0)
+		return err_set(err, "cannot open ledger '%s': %s", f->path, strerror(errno));
+	return 0;
+}
+
 int ledger_file_open(struct ledger_file *f, bool must_create, ledger_file_make_fn make,
 		     void *ctx, struct err *err)
 {
@@ -282,14 +297,8 @@ int ledger_file_open(struct ledger_file *f, bool must_create, ledger_file_make_f
 	}
 	if (f->lock_fd < 0)
 		return err_set(err, "cannot open ledger '%s': %s", f->path, strerror(errno));
-	if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return err_set(err, errno == EWOULDBLOCK
-					    ? "ledger '%s' is in use by another dots-import process"
-					    : "cannot lock ledger '%s'",
-			       f->path);
-	f->locked = true;
-	if (fstat(f->lock_fd, &sb) < 0)
-		return err_set(err, "cannot open ledger '%s': %s", f->path, strerror(errno));
+	if (lock_and_stat(f, &sb, err) < 0)
+		return -1;
 	if (sb.st_size == 0) {
 		side = find_side_file(f);
 		if (side >= 0)
@@ -319,14 +328,8 @@ int ledger_file_open_read(struct ledger_file *f, struct err *err)
 		side = find_side_file(f);
 		return side >= 0 ? side_file_refusal(f, side, err) : 0;
 	}
-	if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return err_set(err, errno == EWOULDBLOCK
-					    ? "ledger '%s' is in use by another dots-import process"
-					    : "cannot lock ledger '%s'",
-			       f->path);
-	f->locked = true;
-	if (fstat(f->lock_fd, &sb) < 0)
-		return err_set(err, "cannot open ledger '%s': %s", f->path, strerror(errno));
+	if (lock_and_stat(f, &sb, err) < 0)
+		return -1;
 	if (sb.st_size == 0)
 		return err_set(err, "'%s' is empty: not a ledger", f->path);
 	if (check_magic(f, &sb, err) < 0)
