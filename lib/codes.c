@@ -99,9 +99,10 @@ static void codes_event(void *ctx, enum engine_event ev, const struct engine_job
 			const char *msg)
 {
 	struct codes *c = ctx;
-	struct import_event e = {import_event_of(ev), 0, 0, NULL, msg};
+	struct import_event e = {.kind = import_event_of(ev), .msg = msg};
 
-	(void)j;
+	if (j && ev == ENGINE_EV_REQUEST)
+		import_event_attempt(&e, j);
 	if (c->o->log)
 		c->o->log(c->o->ctx, &e);
 }
@@ -383,6 +384,10 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	    ledger_count(c.led, doubt, &left_in_doubt, err) < 0)
 		goto done;
 	st->codes_in_doubt_earlier = st->codes_in_doubt = (size_t)left_in_doubt;
+	if (o->limit > 0 && k.n > (size_t)o->limit) { /* daytime pacing: the rest later */
+		st->limit_left = k.n - (size_t)o->limit;
+		k.n = (size_t)o->limit;
+	}
 	all_ok = left_in_doubt == 0;
 	if (ledger_begin(c.led, err) < 0)
 		goto done;
@@ -450,14 +455,28 @@ done:
 
 /* ---- verify ------------------------------------------------------------------ */
 
-static bool token_ok(const char *t, size_t n)
+/*
+ * The token to send, into out: a code typed in groups ("12 34 56",
+ * "123-456") loses its blanks and dashes; anything else is taken as it
+ * is. Returns its length, or 0 when it is not 1-64 visible characters.
+ */
+static size_t token_clean(const char *t, size_t n, char out[65])
 {
-	if (n == 0 || n > 64)
-		return false;
+	bool grouped = true;
+	size_t k = 0;
+
 	for (size_t i = 0; i < n; i++)
-		if (t[i] <= ' ' || t[i] > '~')
-			return false;
-	return true;
+		grouped = grouped && ((t[i] >= '0' && t[i] <= '9') || t[i] == ' ' ||
+				      t[i] == '\t' || t[i] == '-');
+	for (size_t i = 0; i < n; i++) {
+		if (grouped && (t[i] < '0' || t[i] > '9'))
+			continue;
+		if (t[i] <= ' ' || t[i] > '~' || k == 64)
+			return 0;
+		out[k++] = t[i];
+	}
+	out[k] = '\0';
+	return k;
 }
 
 static bool user_id_ok(const char *s, size_t n)
@@ -498,6 +517,7 @@ static long read_tokens(struct codes *c, struct reader *rd, int c_user, int c_to
 		struct cjob *t = &c->jobs[n];
 		const char *uid, *tok;
 		size_t ul, tl;
+		char token[65];
 
 		free(t->body);
 		memset(t, 0, sizeof(*t));
@@ -510,16 +530,12 @@ static long read_tokens(struct codes *c, struct reader *rd, int c_user, int c_to
 			snprintf(t->error, sizeof(t->error), "line %zu: %s", r.line, r.problem);
 		} else if (!user_id_ok(uid, ul)) {
 			snprintf(t->error, sizeof(t->error), "user_id: not a Dots user id");
-		} else if (!token_ok(tok, tl)) {
+		} else if (!token_clean(tok, tl, token)) {
 			snprintf(t->error, sizeof(t->error), "token: expected 1-64 visible characters");
 		} else {
-			char token[65];
-
 			t->skip = false;
 			memcpy(t->user_id, uid, ul);
 			t->user_id[ul] = '\0';
-			memcpy(token, tok, tl);
-			token[tl] = '\0';
 			t->body = payload_verify(token, &t->job.body_len, err);
 			if (!t->body)
 				return -1;

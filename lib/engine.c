@@ -275,6 +275,9 @@ static int handle(struct engine *e, const struct http_result *res, int64_t now,
 			 clock_rand01(&e->rng));
 	if (res->transport == TRANSPORT_OK)
 		throttle(e, o == OUTCOME_RATE_LIMITED, res->retry_after_ms, res->elapsed_ms, now);
+	j->last_outcome = o;
+	j->last_status = res->transport == TRANSPORT_OK ? res->status : 0;
+	j->last_elapsed_ms = res->elapsed_ms;
 	event(e, ENGINE_EV_REQUEST, j, "%s attempt %d: %s (HTTP %ld, %ld ms)",
 	      j->kind == REQUEST_CREATE ? (j->get ? "read" : "create")
 	      : j->kind == REQUEST_SEND ? "send" : "verify",
@@ -349,6 +352,7 @@ static int start_jobs(struct engine *e, const struct engine_feed *f, int64_t now
 	e->st.rate = adapt_rate(&e->adapt, now);
 	e->st.learned_rate = adapt_learned(&e->adapt);
 	e->st.paused = now < e->pause_until_ms;
+	e->st.pause_left_ms = e->st.paused ? e->pause_until_ms - now : 0;
 	pace_set_rate(&e->pace, e->st.rate, now);
 	while (!engine_halted(e) && e->t.free_slots(e->t.ctx) > 0 &&
 	       e->nflying < ENGINE_MAX_IN_FLIGHT) {

@@ -64,6 +64,10 @@ struct engine_job {
 	bool in_flight;          /* an attempt is on the wire */
 	bool queued;             /* waiting for a retry's not-before time */
 	long http_status;        /* last HTTP status, 0 = none */
+	/* the attempt that just ended, for ENGINE_EV_REQUEST: its outcome,
+	 * its HTTP status (0 = no answer) and how long it took */
+	enum outcome last_outcome;
+	long last_status, last_elapsed_ms;
 	int64_t ready_at_ms;     /* a waiting retry: not before */
 };
 
@@ -103,6 +107,7 @@ struct engine_stats {
 	double learned_rate;      /* the API's limit as learned, 0 = none */
 	int64_t paused_ms;        /* time every new request waited after 429s */
 	bool paused;              /* waiting now */
+	int64_t pause_left_ms;    /* of the current pause, 0 = none */
 	char abort_reason[512];   /* why the run was aborted, "" = not aborted */
 };
 

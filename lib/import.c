@@ -185,12 +185,24 @@ static void engine_event(void *ctx, enum engine_event ev, const struct engine_jo
 			 const char *msg)
 {
 	struct run *r = ctx;
-	const struct slot *s = j ? &r->win[(uintptr_t)j->cookie] : NULL;
+	/* (the probe's read is no row's) */
+	const struct slot *s = j && !j->get && r->win ? &r->win[(uintptr_t)j->cookie] : NULL;
 	char line[800];
 
-	if (s && ev == ENGINE_EV_REQUEST) {
-		snprintf(line, sizeof(line), "row %zu: %s", s->row, msg);
-		msg = line;
+	if (j && ev == ENGINE_EV_REQUEST) {
+		/* the attempt's own outcome, never the row's (it has none yet) */
+		struct import_event e = {.kind = IMPORT_EV_REQUEST, .msg = msg};
+
+		if (s) {
+			snprintf(line, sizeof(line), "row %zu: %s", s->row, msg);
+			e.row = s->row;
+			e.line = s->line;
+			e.msg = line;
+		}
+		import_event_attempt(&e, j);
+		if (r->o->log)
+			r->o->log(r->o->ctx, &e);
+		return;
 	}
 	win_emit(r, import_event_of(ev), s, msg);
 }
@@ -326,10 +338,11 @@ static int setup(struct run *r)
 		return -1;
 	r->st->total = r->scan.total;
 	r->st->invalid_rows = r->scan.invalid;
+	/* too many invalid rows: nothing is sent, but the results (and the
+	 * rejects and summary) show every row as it is */
 	if (o->max_invalid >= 0 && r->scan.invalid > (size_t)o->max_invalid)
-		return err_set(r->err,
-			       "'%s': %zu invalid rows, more than --max-invalid %ld: nothing sent",
-			       o->input_path, r->scan.invalid, o->max_invalid);
+		snprintf(r->refused, sizeof(r->refused), "%zu invalid rows, more than --max-invalid %ld",
+			 r->scan.invalid, o->max_invalid);
 	n = snprintf(r->create_url, sizeof(r->create_url), "%s/v2/users", r->cfg->base_url);
 	if (n < 0 || (size_t)n >= sizeof(r->create_url))
 		return err_set(r->err, "base URL is too long");
@@ -345,7 +358,7 @@ static int setup(struct run *r)
 	 * ledger, if there is one, to preview tonight, and writes nothing. */
 	if (ledger_open_null(&r->led_null, r->err) < 0)
 		return -1;
-	if (o->dry_run && o->state_path) {
+	if (o->dry_run && !r->refused[0] && o->state_path) {
 		int rc = ledger_open_read(&r->led, o->state_path, r->cfg->base_url, o->client_id,
 					  r->err);
 
@@ -353,12 +366,12 @@ static int setup(struct run *r)
 			return -1;
 		r->st->previewed = rc == 1;
 	}
-	if (!r->led && (!o->dry_run && o->state_path
+	if (!r->led && (!o->dry_run && !r->refused[0] && o->state_path
 				? ledger_open(&r->led, o->state_path, r->cfg->base_url,
 					      o->client_id, r->err) < 0
 				: ledger_open_null(&r->led, r->err) < 0))
 		return -1;
-	if (!o->dry_run) {
+	if (!o->dry_run && !r->refused[0]) {
 		struct http_opts ho;
 		struct engine_opts eo;
 		struct engine_transport t;
@@ -392,7 +405,8 @@ static int setup(struct run *r)
 	return 0;
 }
 
-/* A dry run: every row through validation into the results, no engine. */
+/* A dry run, or a run --max-invalid refused: every row through validation
+ * into the results, no engine. */
 static void dry_run(struct run *r)
 {
 	while (!r->eof) {
@@ -444,12 +458,15 @@ static enum import_result verdict(const struct run *r)
 
 	if (r->failed) /* exit 2 only ever means nothing was sent (the probe reads) */
 		return st->requests > r->probe_requests ? r->fail_result : IMPORT_INPUT_ERROR;
+	if (r->refused[0])
+		return IMPORT_INPUT_ERROR;
 	if (st->signal)
 		return IMPORT_INTERRUPTED;
 	if (st->abort_reason[0])
 		return IMPORT_ABORTED;
 	if (st->by_status[ROW_INVALID] || st->by_status[ROW_DUPLICATE] ||
-	    st->by_status[ROW_FAILED] || st->by_status[ROW_PENDING] || st->by_status[ROW_CONFLICT] ||
+	    st->by_status[ROW_FAILED] || st->by_status[ROW_PENDING] > st->limit_left ||
+	    st->by_status[ROW_CONFLICT] ||
 	    st->codes_failed || st->codes_in_doubt)
 		return IMPORT_PARTIAL;
 	return IMPORT_COMPLETE;
@@ -523,6 +540,8 @@ enum import_result import_run(const struct import_opts *o,
 	st->input_appended = scan_appended(&r.scan);
 	report_progress(&r, clock_ms(&r), true);
 	res = verdict(&r);
+	if (r.refused[0])
+		err_set(err, "'%s': %s: nothing sent", o->input_path, r.refused);
 	if (r.failed) {
 		err_set(err, "%s", r.fail_err.msg);
 		if (res == IMPORT_ABORTED && !st->abort_reason[0])

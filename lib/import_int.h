@@ -39,6 +39,7 @@ struct slot {
 	bool unrecorded;   /* created, not yet in the ledger (its send is about
 			    * to write it with the intent, saving a statement) */
 	bool verified;     /* the create's answer says the user is verified */
+	bool held;         /* left for the next run by --limit: pending, no error */
 	enum ledger_verif before; /* the ledger state a send started from */
 	int attempts;      /* HTTP attempts of the row's finished requests */
 	uint64_t ticket;   /* ledger commit that makes the send intent durable */
@@ -90,6 +91,8 @@ struct run {
 	int64_t committed_ms; /* last ledger commit */
 	int64_t last_progress_ms;
 	size_t api_failures;
+	size_t admitted;       /* rows handed a request (for --limit) */
+	char refused[160];     /* --max-invalid exceeded: why nothing is sent */
 	size_t probe_requests; /* the first request's attempts (a read) */
 
 	/* A local failure (ledger, results, input, log) stops the run like a

@@ -71,8 +71,18 @@ void import_take_figures(const struct engine *e, struct import_stats *st)
 	st->learned_rate = e->st.learned_rate;
 	st->paused_ms = e->st.paused_ms;
 	st->paused = e->st.paused;
+	st->pause_left_ms = e->st.pause_left_ms;
+	st->stopping = engine_halted(e);
 	if (e->st.abort_reason[0])
 		memcpy(st->abort_reason, e->st.abort_reason, sizeof(st->abort_reason));
+}
+
+void import_event_attempt(struct import_event *ev, const struct engine_job *j)
+{
+	ev->outcome = outcome_name(j->last_outcome);
+	ev->http_status = j->last_status;
+	ev->attempt = j->attempts;
+	ev->elapsed_ms = j->last_elapsed_ms;
 }
 
 enum import_event_kind import_event_of(enum engine_event ev)

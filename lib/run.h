@@ -44,7 +44,8 @@ enum import_event_kind {
 	IMPORT_EV_ABORT,      /* the run stops early: breaker, 401/403, limit */
 	IMPORT_EV_SIGNAL,     /* a signal: in-flight requests finish */
 	IMPORT_EV_ROW,        /* a row that did not fully succeed (row, line) */
-	IMPORT_EV_REQUEST     /* one HTTP attempt (debug) */
+	IMPORT_EV_REQUEST,    /* one HTTP attempt (debug): the attempt fields */
+	IMPORT_EV_REASON      /* end of run: one class of row errors (reason, count, row) */
 };
 
 struct import_event {
@@ -52,6 +53,15 @@ struct import_event {
 	size_t row, line;     /* for IMPORT_EV_ROW / IMPORT_EV_REQUEST */
 	const char *status;   /* IMPORT_EV_ROW: the row's status */
 	const char *msg;      /* one line, never a credential */
+	/* IMPORT_EV_REQUEST: the attempt's real outcome */
+	const char *outcome;  /* outcome_name: "ok", "rejected", "server_error", ... */
+	long http_status;     /* 0 = no HTTP answer */
+	int attempt;          /* 1-based */
+	long elapsed_ms;
+	/* IMPORT_EV_ROW and IMPORT_EV_REASON: the error's class (reasons.h);
+	 * IMPORT_EV_REASON: count rows, the first one is row */
+	const char *reason;
+	size_t count;
 };
 
 /* A results line that carries an error, for the run report (--report).
@@ -92,6 +102,9 @@ struct import_stats {
 	bool results_written;                /* the results file is complete */
 	bool previewed;                      /* a dry run read the ledger: exists,
 					      * changed and conflict are tonight's */
+	bool stopping;                       /* a signal or an abort: winding down */
+	int64_t pause_left_ms;               /* of the current 429 pause */
+	size_t limit_left;                   /* valid rows left for the next run (--limit) */
 };
 
 struct import_opts {
@@ -110,6 +123,8 @@ struct import_opts {
 	bool allow_phone_change;
 	long max_invalid;           /* -1 = no limit */
 	long max_failures;          /* -1 = no limit */
+	long limit;                 /* --limit: rows needing a request (import) or codes
+				     * (send-verification) this run; 0 = all */
 	/* Set asynchronously to a signal number to stop the run gracefully. */
 	volatile sig_atomic_t *stop;
 	/* Set asynchronously (a later second signal): stop at once, in-flight
@@ -142,6 +157,9 @@ void import_http_opts(const struct import_opts *o, struct http_opts *out);
 
 /* The engine settings of a run (retry policy, rate, signals, clock). */
 void import_engine_opts(const struct import_opts *o, struct engine_opts *out);
+
+/* An IMPORT_EV_REQUEST event's attempt fields from the job's last attempt. */
+void import_event_attempt(struct import_event *ev, const struct engine_job *j);
 
 /* The run event an engine event is. */
 enum import_event_kind import_event_of(enum engine_event ev);

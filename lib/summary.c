@@ -35,6 +35,25 @@ static json_t *opt_str(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+#define TOP_ERRORS_MAX 20
+
+/* [{"reason", "count", "first_row"}], largest first (rs sorted), at most
+ * TOP_ERRORS_MAX; first_row is null for a command without rows. */
+static json_t *top_errors(const struct reasons *rs)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && rs && i < rs->n && i < TOP_ERRORS_MAX; i++) {
+		const struct reason *r = &rs->r[i];
+		size_t first = r->nrows ? r->rows[0].row : 0;
+
+		json_array_append_new(a, json_pack("{s:s,s:I,s:o}", "reason", r->text, "count",
+						   (json_int_t)r->count, "first_row",
+						   first ? json_integer((json_int_t)first) : json_null()));
+	}
+	return a ? a : json_null();
+}
+
 char *summary_json(const struct summary_info *si)
 {
 	const struct import_stats *st = si->st;
@@ -76,6 +95,10 @@ char *summary_json(const struct summary_info *si)
 						(json_int_t)st->by_status[ROW_CHANGED], "conflict",
 						(json_int_t)st->by_status[ROW_CONFLICT])
 				    : json_null());
+	json_object_set_new(root, "rows_with_errors",
+			    json_integer(si->reasons ? (json_int_t)si->reasons->total : 0));
+	json_object_set_new(root, "top_errors", top_errors(si->reasons));
+	json_object_set_new(root, "limit_left", json_integer((json_int_t)st->limit_left));
 	json_object_set_new(root, "codes", codes ? codes : json_null());
 	json_object_set_new(root, "requests", json_integer((json_int_t)st->requests));
 	json_object_set_new(root, "retries", json_integer((json_int_t)st->retries));
@@ -213,8 +236,25 @@ static const char *const event_names[] = {
 	[IMPORT_EV_START] = "start",   [IMPORT_EV_END] = "end",
 	[IMPORT_EV_PAUSE] = "pause",   [IMPORT_EV_ABORT] = "abort",
 	[IMPORT_EV_SIGNAL] = "signal", [IMPORT_EV_ROW] = "row",
-	[IMPORT_EV_REQUEST] = "request",
+	[IMPORT_EV_REQUEST] = "request", [IMPORT_EV_REASON] = "reason",
 };
+
+/* Text that may quote raw input: invalid UTF-8 becomes a stripped copy. */
+static json_t *safe_string(const char *s)
+{
+	json_t *v = json_string(s ? s : "");
+
+	if (!v) {
+		char clean[768];
+		size_t n = 0;
+
+		for (const char *p = s; *p && n < sizeof(clean) - 1; p++)
+			clean[n++] = (unsigned char)*p < 0x80 ? *p : '?';
+		clean[n] = '\0';
+		v = json_string(clean);
+	}
+	return v;
+}
 
 char *summary_event_json(const struct import_event *ev, time_t when)
 {
@@ -225,23 +265,29 @@ char *summary_event_json(const struct import_event *ev, time_t when)
 		return NULL;
 	json_object_set_new(o, "time", iso(when));
 	json_object_set_new(o, "event", json_string(event_names[ev->kind]));
+	if (ev->kind == IMPORT_EV_REASON) {
+		json_object_set_new(o, "reason", safe_string(ev->reason));
+		json_object_set_new(o, "count", json_integer((json_int_t)ev->count));
+		json_object_set_new(o, "first_row", json_integer((json_int_t)ev->row));
+		out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		return out;
+	}
 	if (ev->row) {
 		json_object_set_new(o, "row", json_integer((json_int_t)ev->row));
 		json_object_set_new(o, "line", json_integer((json_int_t)ev->line));
 	}
 	if (ev->status)
 		json_object_set_new(o, "status", json_string(ev->status));
-	/* messages may quote raw input: invalid UTF-8 becomes a stripped copy */
-	json_t *msg = json_string(ev->msg ? ev->msg : "");
-	if (!msg) {
-		char clean[768];
-		size_t n = 0;
-		for (const char *p = ev->msg; *p && n < sizeof(clean) - 1; p++)
-			clean[n++] = (unsigned char)*p < 0x80 ? *p : '?';
-		clean[n] = '\0';
-		msg = json_string(clean);
+	if (ev->kind == IMPORT_EV_REQUEST) {
+		json_object_set_new(o, "outcome", json_string(ev->outcome ? ev->outcome : ""));
+		json_object_set_new(o, "http_status", json_integer(ev->http_status));
+		json_object_set_new(o, "attempt", json_integer(ev->attempt));
+		json_object_set_new(o, "elapsed_ms", json_integer(ev->elapsed_ms));
 	}
-	json_object_set_new(o, "message", msg);
+	if (ev->reason)
+		json_object_set_new(o, "reason", safe_string(ev->reason));
+	json_object_set_new(o, "message", safe_string(ev->msg));
 	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return out;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "reasons.h"
 #include "run.h"
 
 struct summary_info {
@@ -22,6 +23,9 @@ struct summary_info {
 	time_t started, ended;    /* wall clock */
 	bool dry_run;
 	const struct import_stats *st;
+	/* the rows' errors by reason, sorted (reasons_sort), or NULL: the
+	 * summary's top_errors */
+	const struct reasons *reasons;
 };
 
 /* The summary as a JSON text (malloc'd; caller frees), or NULL on OOM. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "num.h"
+#include "reasons.h"
 
 #include "banned.h"
 
@@ -25,7 +26,8 @@ _Static_assert(USER_EMAIL_MAX == LEDGER_EMAIL_MAX && USER_NAME_MAX_BYTES <= LEDG
 void win_emit(struct run *r, enum import_event_kind kind, const struct slot *s,
 		 const char *msg)
 {
-	struct import_event ev = {kind, 0, 0, NULL, msg};
+	struct import_event ev = {.kind = kind, .msg = msg};
+	char reason[REASONS_TEXT_MAX + 1];
 
 	if (!r->o->log)
 		return;
@@ -33,6 +35,10 @@ void win_emit(struct run *r, enum import_event_kind kind, const struct slot *s,
 		ev.row = s->row;
 		ev.line = s->line;
 		ev.status = import_status_name(s->status);
+	}
+	if (s && kind == IMPORT_EV_ROW) {
+		reasons_class(msg, reason, sizeof(reason));
+		ev.reason = reason;
 	}
 	r->o->log(r->o->ctx, &ev);
 }
@@ -205,6 +211,22 @@ void win_queue_send(struct run *r, size_t idx, enum ledger_verif before)
 	fifo_push(&r->sendq, idx);
 }
 
+/* --limit: this run has handed out all the requests it may. */
+static bool limit_reached(const struct run *r)
+{
+	return r->o->limit > 0 && r->admitted >= (size_t)r->o->limit;
+}
+
+/* A valid row beyond --limit: pending, left for the next run, no error. */
+static void hold(struct run *r, struct slot *s)
+{
+	s->held = true;
+	r->st->limit_left++;
+	win_set_error(s, "not attempted: beyond --limit %ld (the next run imports it)",
+		      r->o->limit);
+	win_finish(s, ROW_PENDING);
+}
+
 /*
  * A row whose user an earlier run created: it comes out `exists` with the
  * ledger's id, and its code goes as the verification table says (verif.h).
@@ -212,7 +234,7 @@ void win_queue_send(struct run *r, size_t idx, enum ledger_verif before)
 static void admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
 {
 	struct slot *s = &r->win[idx];
-	struct verif_choice c = {r->cfg->send_verification, !win_stopping(r),
+	struct verif_choice c = {r->cfg->send_verification, !win_stopping(r) && !limit_reached(r),
 				 r->o->resend_in_doubt, r->o->settle_in_doubt};
 
 	memcpy(s->user_id, lu->id, sizeof(s->user_id));
@@ -225,10 +247,15 @@ static void admit_known(struct run *r, size_t idx, const struct ledger_user *lu)
 	}
 	switch (verif_plan_known(lu->verif, &c)) {
 	case VERIF_PLAN_SEND:
+		r->admitted++;
 		win_queue_send(r, idx, lu->verif);
 		return;
 	case VERIF_PLAN_STOPPED:
-		win_set_error(s, "verification: not sent (run stopped)");
+		if (win_stopping(r))
+			win_set_error(s, "verification: not sent (run stopped)");
+		else
+			win_set_error(s, "verification: not sent (beyond --limit %ld: the next run "
+				      "sends it)", r->o->limit);
 		break;
 	case VERIF_PLAN_SETTLE:
 		/* the operator knows these went out: recorded as sent */
@@ -371,6 +398,12 @@ int win_admit_row(struct run *r)
 		return 1;
 	}
 	s->key = sr.key;
+	if (r->refused[0]) {
+		s->held = true; /* not the row's fault */
+		win_set_error(s, "not attempted: %s", r->refused);
+		win_finish(s, ROW_PENDING);
+		return 1;
+	}
 	if (!r->o->dry_run) { /* for the ledger, once the user is created */
 		copy_text(s->ident.email, sr.user.email);
 		copy_text(s->ident.first_name, sr.user.first_name);
@@ -382,7 +415,12 @@ int win_admit_row(struct run *r)
 	if (ledger_users_at_open(r->led) > 0 && admit_by_ledger(r, idx, &sr))
 		return 1;
 	if (r->o->dry_run) {
-		win_finish(s, ROW_VALID);
+		if (limit_reached(r))
+			hold(r, s);
+		else {
+			r->admitted++;
+			win_finish(s, ROW_VALID);
+		}
 		return 1;
 	}
 	if (win_stopping(r)) {
@@ -390,6 +428,11 @@ int win_admit_row(struct run *r)
 		win_finish(s, ROW_PENDING);
 		return 1;
 	}
+	if (limit_reached(r)) {
+		hold(r, s);
+		return 1;
+	}
+	r->admitted++;
 	s->body = payload_create_user(r->arena, &sr.user, NULL, r->err);
 	if (!s->body) {
 		win_set_error(s, "%s", r->err->msg);
@@ -444,7 +487,7 @@ void win_flush(struct run *r)
 		}
 		if (s->error[0]) {
 			win_emit(r, IMPORT_EV_ROW, s, log_text(s));
-			if (r->o->row_error) {
+			if (r->o->row_error && !s->held) { /* (not an error) */
 				struct import_row ir = {s->row, s->line, cells[2], s->error, s->email,
 							s->country_code, s->phone_number};
 

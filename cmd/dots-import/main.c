@@ -136,6 +136,7 @@ static enum import_result run(const struct options *o, struct reportfile *rf,
 		.allow_phone_change = o->cfg.allow_phone_change,
 		.max_invalid = o->max_invalid,
 		.max_failures = o->max_failures,
+		.limit = o->limit,
 		.shard_k = o->shard_k,
 		.shard_n = o->shard_n,
 		.stop = &stop_signal,
@@ -199,16 +200,21 @@ int main(int argc, char **argv)
 	if (r == IMPORT_INPUT_ERROR)
 		fprintf(stderr, "dots-import: error: %s\n", err.msg);
 	if (r == IMPORT_LOCAL_FAILURE)
-		fprintf(stderr, "dots-import: error: %s: stopped by a local failure after requests "
-				"were sent; rerun to complete\n", err.msg);
-	if (r == IMPORT_INPUT_ERROR || o.command == CMD_RESTORE_LEDGER)
-		; /* no run summary */
+		fprintf(stderr, "dots-import: error: %s%sstopped by a local failure after requests "
+				"were sent; rerun to complete\n",
+			report_shown(&rep, err.msg) ? "" : err.msg,
+			report_shown(&rep, err.msg) ? "" : ": ");
+	reasons_sort(&rf.reasons); /* the summary, its JSON and the report list them */
+	if ((r == IMPORT_INPUT_ERROR && !st.results_written) || o.command == CMD_RESTORE_LEDGER)
+		; /* no run summary: nothing was read or written */
 	else if (o.command == CMD_IMPORT)
-		report_summary(&rep, &st, st.results_written ? o.output : NULL, o.dry_run);
+		report_summary(&rep, &st, &rf.reasons, st.results_written ? o.output : NULL,
+			       o.dry_run);
 	else
-		report_codes_summary(&rep, &st, o.output, o.command == CMD_VERIFY);
+		report_codes_summary(&rep, &st, &rf.reasons, o.output, o.command == CMD_VERIFY);
 	if (o.command != CMD_RESTORE_LEDGER &&
-	    outputs_write(&o, &rep, &st, code, started, st.results_written) < 0 && code < EXIT_PARTIAL)
+	    outputs_write(&o, &rep, &st, &rf.reasons, code, started, st.results_written) < 0 &&
+	    code < EXIT_PARTIAL)
 		code = EXIT_PARTIAL;
 	if (o.command != CMD_RESTORE_LEDGER)
 		reportfile_write(&rf, &o, &st, code, started, st.results_written);

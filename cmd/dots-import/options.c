@@ -46,6 +46,8 @@ enum {
 	OPT_ALLOW_PHONE_CHANGE,
 	OPT_REPORT,
 	OPT_REPORT_PII,
+	OPT_LIMIT,
+	OPT_LOG_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -76,6 +78,8 @@ static const struct option long_opts[] = {
 	{"allow-phone-change", no_argument, NULL, OPT_ALLOW_PHONE_CHANGE},
 	{"report", required_argument, NULL, OPT_REPORT},
 	{"report-pii", no_argument, NULL, OPT_REPORT_PII},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"log-json", no_argument, NULL, OPT_LOG_JSON},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -96,7 +100,8 @@ void options_usage(void)
 	      stdout);
 	fputs("options (command line > environment > config file > default):\n"
 	      "  -c, --config FILE      YAML config (default ./config.yaml if present)\n"
-	      "  -o, --output FILE      results CSV (default INPUT.results.csv)\n"
+	      "  -o, --output FILE      results CSV (default INPUT.results.csv; verify:\n"
+	      "                         TOKENS.verify.csv)\n"
 	      "      --delimiter C      input field delimiter: , ; | or tab (default: found\n"
 	      "                         in the header line)\n"
 	      "      --encoding NAME    input encoding, converted to UTF-8 (e.g. windows-1252,\n"
@@ -120,6 +125,9 @@ void options_usage(void)
 	      "                         new user (texted) instead of a conflict\n"
 	      "      --max-invalid N    more than N invalid rows: exit 2 before sending anything\n"
 	      "      --max-failures N   stop the run (exit 3) once N rows failed at the API\n"
+	      "      --limit N          import: only the first N valid rows that need a request\n"
+	      "                         (a canary; the rest stay pending for the next run);\n"
+	      "                         send-verification: at most N codes this run\n"
 	      "      --ca-cert FILE     CA bundle for a private CA (TLS verification stays on)\n"
 	      "      --rejects FILE     input rows that did not end created/exists, in their own\n"
 	      "                         columns plus \"error\": fix them and import the file again\n"
@@ -127,7 +135,7 @@ void options_usage(void)
 	      "      --summary-json FILE  the run summary as JSON\n"
 	      "      --metrics-file FILE  Prometheus textfile metrics (node_exporter)\n"
 	      "      --log-file FILE    one line per run event and per failed row\n"
-	      "      --log-format F     text or json (default text)\n"
+	      "      --log-format F     text or json (default text); --log-json = json\n"
 	      "      --notify-url URL   POST the summary JSON there when the run ends\n"
 	      "      --report FILE.html the run report: one self-contained page (outcome,\n"
 	      "                         counts, top error reasons, charts), every run\n"
@@ -176,29 +184,104 @@ struct cli {
 	bool set_concurrency, set_rate, set_max_attempts, no_verification, allow_phone_change;
 };
 
-static int parse_long_opt(const char *name, const char *v, long min, long max,
-			  long *out, struct err *err)
+/*
+ * The option as the user typed it, for a message: "--rate" of
+ * "--rate=x" or "--rate x", "--rat" of an abbreviation. getopt_long has
+ * just consumed it: it is argv[optind - 1], or argv[optind - 2] when its
+ * value came as the next word.
+ */
+static const char *typed(char **argv, char *buf, size_t cap)
 {
+	const char *w = argv[optind - 1];
+	size_t n;
+
+	if (optarg && w == optarg && optind >= 2)
+		w = argv[optind - 2];
+	n = strcspn(w, "=");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, w, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int parse_long_opt(char **argv, const char *v, long min, long max, long *out,
+			  struct err *err)
+{
+	char name[64];
+
 	if (num_parse_long(v, min, max, out) < 0)
 		return err_set(err, "%s: expected an integer from %ld to %ld, got '%s'",
-			       name, min, max, v);
+			       typed(argv, name, sizeof(name)), min, max, v);
 	return 0;
 }
 
+/* Edits between a and b (Levenshtein), capped: for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64], prev, tmp;
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = a[i - 1] == b[j - 1] ? prev
+				 : 1 + (prev < row[j] ? (prev < row[j - 1] ? prev : row[j - 1])
+						      : (row[j] < row[j - 1] ? row[j] : row[j - 1]));
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* An unknown or incomplete option, named as typed (up to any '='). */
+static int bad_option(int ch, char **argv, struct err *err)
+{
+	char name[64];
+	const char *best = NULL;
+	size_t best_d = 3; /* more edits than 2: no suggestion */
+
+	optarg = NULL; /* (getopt may leave an earlier option's) */
+	if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt > 0 && optopt < 256)
+		snprintf(name, sizeof(name), "-%c", optopt);
+	else
+		typed(argv, name, sizeof(name));
+	if (ch == ':') /* a value is missing */
+		return err_set(err, "option '%s' needs a value (see --help)", name);
+	if (name[1] != '-')
+		return err_set(err, "unknown option '%s' (see --help)", name);
+	for (const struct option *lo = long_opts; name[0] == '-' && name[1] == '-' && lo->name; lo++) {
+		size_t d = distance(name + 2, lo->name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = lo->name;
+		}
+	}
+	if (best)
+		return err_set(err, "unknown option '%s' (did you mean --%s?)", name, best);
+	return err_set(err, "unknown option '%s' (see --help)", name);
+}
+
 /* "K/N" with 0 <= K < N <= 1024. */
-static int parse_shard(struct options *o, const char *v, struct err *err)
+static int parse_shard(struct options *o, const char *v, const char *name, struct err *err)
 {
 	char k[16], n[16];
 	const char *slash = strchr(v, '/');
 	long kv, nv;
 
 	if (!slash || (size_t)(slash - v) >= sizeof(k) || strlen(slash + 1) >= sizeof(n))
-		return err_set(err, "--shard: expected K/N (e.g. 0/4), got '%s'", v);
+		return err_set(err, "%s: expected K/N (e.g. 0/4), got '%s'", name, v);
 	memcpy(k, v, (size_t)(slash - v));
 	k[slash - v] = '\0';
 	memcpy(n, slash + 1, strlen(slash + 1) + 1);
 	if (num_parse_long(n, 1, 1024, &nv) < 0 || num_parse_long(k, 0, nv - 1, &kv) < 0)
-		return err_set(err, "--shard: expected K/N with 0 <= K < N <= 1024, got '%s'", v);
+		return err_set(err, "%s: expected K/N with 0 <= K < N <= 1024, got '%s'", name, v);
 	o->shard_k = (unsigned)kv;
 	o->shard_n = (unsigned)nv;
 	return 0;
@@ -209,9 +292,12 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 {
 	int ch;
 
+	char name[64];
+
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:o:qvhV", long_opts, NULL)) != -1) {
+	/* the leading ':' tells a missing value (':') from an unknown option */
+	while ((ch = getopt_long(argc, argv, ":c:o:qvhV", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': c->config = optarg; break;
 		case 'o':
@@ -220,18 +306,19 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 			break;
 		case OPT_BASE_URL: c->base_url = optarg; break;
 		case OPT_CONCURRENCY:
-			if (parse_long_opt("--concurrency", optarg, 1, 256, &c->concurrency, err) < 0)
+			if (parse_long_opt(argv, optarg, 1, 256, &c->concurrency, err) < 0)
 				return -1;
 			c->set_concurrency = true;
 			break;
 		case OPT_RATE:
 			if (config_parse_rate(optarg, &c->rate) < 0)
-				return err_set(err, "--rate: expected auto, unlimited or a number from "
-						    "0 to 100000, got '%s'", optarg);
+				return err_set(err, "%s: expected auto, unlimited or a number from "
+						    "0 to 100000, got '%s'", typed(argv, name, sizeof(name)),
+					       optarg);
 			c->set_rate = true;
 			break;
 		case OPT_MAX_ATTEMPTS:
-			if (parse_long_opt("--max-attempts", optarg, 1, 100, &c->max_attempts, err) < 0)
+			if (parse_long_opt(argv, optarg, 1, 100, &c->max_attempts, err) < 0)
 				return -1;
 			c->set_max_attempts = true;
 			break;
@@ -243,11 +330,11 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 		case OPT_RESEND_IN_DOUBT: o->resend_in_doubt = true; break;
 		case OPT_SETTLE_IN_DOUBT: o->settle_in_doubt = true; break;
 		case OPT_MAX_INVALID:
-			if (parse_long_opt("--max-invalid", optarg, 0, 1000000000L, &o->max_invalid, err) < 0)
+			if (parse_long_opt(argv, optarg, 0, 1000000000L, &o->max_invalid, err) < 0)
 				return -1;
 			break;
 		case OPT_MAX_FAILURES:
-			if (parse_long_opt("--max-failures", optarg, 1, 1000000000L, &o->max_failures, err) < 0)
+			if (parse_long_opt(argv, optarg, 1, 1000000000L, &o->max_failures, err) < 0)
 				return -1;
 			break;
 		case OPT_CA_CERT: c->ca_cert = optarg; break;
@@ -257,9 +344,15 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 		case OPT_REPORT_PII: o->report_pii = true; break;
 		case OPT_METRICS_FILE: o->metrics_file = optarg; break;
 		case OPT_LOG_FILE: o->log_file = optarg; break;
+		case OPT_LIMIT:
+			if (parse_long_opt(argv, optarg, 1, 1000000000L, &o->limit, err) < 0)
+				return -1;
+			break;
+		case OPT_LOG_JSON: o->log_json = true; break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-				return err_set(err, "--log-format: expected text or json, got '%s'", optarg);
+				return err_set(err, "%s: expected text or json, got '%s'",
+					       typed(argv, name, sizeof(name)), optarg);
 			o->log_json = strcmp(optarg, "json") == 0;
 			break;
 		case OPT_NOTIFY_URL:
@@ -270,16 +363,16 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 			break;
 		case OPT_DELIMITER:
 			if (config_parse_delimiter(optarg, &c->delimiter) < 0)
-				return err_set(err, "--delimiter: expected , ; | or tab, got '%s'",
-					       optarg);
+				return err_set(err, "%s: expected , ; | or tab, got '%s'",
+					       typed(argv, name, sizeof(name)), optarg);
 			break;
 		case OPT_ENCODING:
-			if (decode_check_encoding(optarg, "--encoding", err) < 0)
+			if (decode_check_encoding(optarg, typed(argv, name, sizeof(name)), err) < 0)
 				return -1;
 			c->encoding = optarg;
 			break;
 		case OPT_SHARD:
-			if (parse_shard(o, optarg, err) < 0)
+			if (parse_shard(o, optarg, typed(argv, name, sizeof(name)), err) < 0)
 				return -1;
 			break;
 		case 'q': o->verbosity = -1; break;
@@ -287,10 +380,7 @@ static int parse_argv(struct options *o, struct cli *c, int argc, char **argv,
 		case 'h': o->help = true; break;
 		case 'V': o->version = true; break;
 		default:
-			if (optopt)
-				return err_set(err, "unknown or incomplete option '-%c' (see --help)", optopt);
-			return err_set(err, "unknown or incomplete option '%s' (see --help)",
-				       argv[optind - 1]);
+			return bad_option(ch, argv, err);
 		}
 	}
 	return 0;

@@ -26,6 +26,7 @@ struct options {
 	bool settle_in_doubt;
 	long max_invalid;         /* -1 = none */
 	long max_failures;        /* -1 = none */
+	long limit;               /* --limit N, 0 = none */
 	int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
 	bool help, version;
 	const char *rejects;      /* --rejects FILE or NULL */

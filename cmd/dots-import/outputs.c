@@ -31,7 +31,7 @@ int outputs_preflight(const struct options *o, struct err *err)
 }
 
 int outputs_write(const struct options *o, struct report *rep, const struct import_stats *st,
-		  int exit_code, time_t started, bool ran)
+		  const struct reasons *reasons, int exit_code, time_t started, bool ran)
 {
 	struct summary_info si = {
 		.command = options_command_name(o->command),
@@ -42,6 +42,7 @@ int outputs_write(const struct options *o, struct report *rep, const struct impo
 		.ended = time(NULL),
 		.dry_run = o->dry_run,
 		.st = st,
+		.reasons = reasons,
 	};
 	struct err err;
 	int rc = 0;

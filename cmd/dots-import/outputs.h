@@ -21,8 +21,9 @@ int outputs_preflight(const struct options *o, struct err *err);
  * (ran = true) or failed before (ran = false: only summary, metrics and
  * notification). Failures are reported on stderr; they never change the
  * exit code except a rejects file that cannot be written (returns -1).
+ * reasons (sorted, or NULL) give the summary's top_errors.
  */
 int outputs_write(const struct options *o, struct report *rep, const struct import_stats *st,
-		  int exit_code, time_t started, bool ran);
+		  const struct reasons *reasons, int exit_code, time_t started, bool ran);
 
 #endif

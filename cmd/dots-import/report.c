@@ -9,9 +9,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "summary.h"
 
 #include "banned.h"
@@ -53,8 +55,8 @@ static void clear_line(struct report *r)
 	}
 }
 
-static const char *const kind_names[] = {"start", "end", "pause", "abort", "signal", "row",
-					 "request"};
+static const char *const kind_names[] = {"start", "end",     "pause", "abort",
+					 "signal", "row", "request", "reason"};
 
 /* A failed write to the log file (disk full) is kept: report_check
  * reports it and the run stops as after any local failure. */
@@ -91,7 +93,15 @@ static void log_line(struct report *r, const struct import_event *ev)
 	}
 	char ts[32];
 	summary_iso_time(now, ts);
-	if (ev->row)
+	if (ev->kind == IMPORT_EV_REQUEST)
+		fprintf(r->log, "%s request row=%zu line=%zu outcome=%s http_status=%ld attempt=%d "
+				"elapsed_ms=%ld %s\n",
+			ts, ev->row, ev->line, ev->outcome ? ev->outcome : "", ev->http_status,
+			ev->attempt, ev->elapsed_ms, ev->msg);
+	else if (ev->kind == IMPORT_EV_REASON)
+		fprintf(r->log, "%s reason count=%zu first_row=%zu %s\n", ts, ev->count, ev->row,
+			ev->reason);
+	else if (ev->row)
 		fprintf(r->log, "%s %s row=%zu line=%zu status=%s %s\n", ts, kind_names[ev->kind],
 			ev->row, ev->line, ev->status ? ev->status : "", ev->msg);
 	else
@@ -125,6 +135,9 @@ void report_event(void *ctx, const struct import_event *ev)
 	if (!show)
 		return;
 	clear_line(r);
+	if (ev->kind == IMPORT_EV_ABORT) /* the summary does not say it again */
+		snprintf(r->shown, sizeof(r->shown), "%s",
+			 strncmp(ev->msg, "stopping: ", 10) == 0 ? ev->msg + 10 : ev->msg);
 	if (ev->kind == IMPORT_EV_ROW)
 		fprintf(stderr, "dots-import: row %zu (line %zu): %s: %s\n", ev->row, ev->line,
 			ev->status ? ev->status : "", ev->msg);
@@ -132,55 +145,92 @@ void report_event(void *ctx, const struct import_event *ev)
 		fprintf(stderr, "dots-import: %s\n", ev->msg);
 }
 
+bool report_shown(const struct report *r, const char *msg)
+{
+	return r->shown[0] && strcmp(r->shown, msg) == 0;
+}
+
 void report_note(struct report *r, enum import_event_kind kind, const char *msg)
 {
-	struct import_event ev = {kind, 0, 0, NULL, msg};
+	struct import_event ev = {.kind = kind, .msg = msg};
 
 	log_line(r, &ev);
 }
 
-static void format_eta(double s, char *out, size_t cap)
+/* The terminal's width: the window's, else $COLUMNS, else 80. */
+static size_t term_width(void)
 {
-	long t = (long)(s + 0.5);
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+	long cols = 0;
 
-	if (s < 0)
-		snprintf(out, cap, "--:--");
-	else if (t >= 3600)
-		snprintf(out, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-	else
-		snprintf(out, cap, "%ld:%02ld", t / 60, t % 60);
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (env && (cols = strtol(env, NULL, 10)) > 0 && cols < 10000)
+		return (size_t)cols;
+	return 80;
 }
 
 void report_progress(void *ctx, const struct import_stats *st)
 {
 	struct report *r = ctx;
-	double rate = st->elapsed_s > 0 ? (double)st->done / st->elapsed_s : 0;
-	double pct = st->total ? 100.0 * (double)st->done / (double)st->total : 100.0;
-	char eta[32];
+	char line[512];
 
 	if (!r->tty)
 		return;
-	format_eta(rate > 0 && st->total >= st->done ? (double)(st->total - st->done) / rate : -1,
-		   eta, sizeof(eta));
-	fprintf(stderr,
-		"\r\033[K%zu/%zu rows %5.1f%%  %.0f rows/s  ETA %s  %zu in flight  %zu retries  %zu x 429",
-		st->done, st->total, pct, rate, eta, st->in_flight, st->retries, st->rate_limited);
-	if (st->paused)
-		fputs("  paused (429)", stderr);
-	else if (st->rate_now > 0)
-		fprintf(stderr, "  pace %.0f/s", st->rate_now);
+	progress_line(st, term_width(), line, sizeof(line));
+	fprintf(stderr, "\r\033[K%s", line);
 	r->drawn = true;
 	fflush(stderr);
 }
 
+#define REASONS_SHOWN 5 /* on stderr; the summary JSON and the log have them all */
+
+/* The error reasons of the run (sorted): the log gets one line each,
+ * stderr the largest few. */
+static void summary_reasons(struct report *r, const struct reasons *rs)
+{
+	uint64_t listed = 0;
+
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct reason *c = &rs->r[i];
+		struct import_event ev = {.kind = IMPORT_EV_REASON,
+					  .row = c->nrows ? c->rows[0].row : 0, .msg = c->text,
+					  .reason = c->text, .count = (size_t)c->count};
+
+		log_line(r, &ev);
+	}
+	if (r->verbosity < 0 || !rs->n)
+		return;
+	fprintf(stderr, "dots-import: top reasons:\n");
+	for (size_t i = 0; i < rs->n && i < REASONS_SHOWN; i++) {
+		const struct reason *c = &rs->r[i];
+
+		if (c->nrows && c->rows[0].row)
+			fprintf(stderr, "dots-import: %8llu x %s (first: row %zu)\n",
+				(unsigned long long)c->count, c->text, c->rows[0].row);
+		else
+			fprintf(stderr, "dots-import: %8llu x %s\n", (unsigned long long)c->count,
+				c->text);
+		listed += c->count;
+	}
+	if (rs->total > listed)
+		fprintf(stderr, "dots-import: %8llu x other reasons (see --summary-json)\n",
+			(unsigned long long)(rs->total - listed));
+}
+
 void report_summary(struct report *r, const struct import_stats *st,
-		    const char *results_path, bool dry_run)
+		    const struct reasons *rs, const char *results_path, bool dry_run)
 {
 	double rps = st->elapsed_s > 0 ? (double)st->requests / st->elapsed_s : 0;
 
 	clear_line(r);
-	if (r->verbosity < 0)
+	if (r->verbosity < 0) {
+		summary_reasons(r, rs);
 		return;
+	}
 	fprintf(stderr, "dots-import: %zu rows:", st->rows);
 	for (int s = 0; s < ROW_STATUS_COUNT; s++)
 		if (st->by_status[s] || (s == (dry_run ? ROW_VALID : ROW_CREATED)))
@@ -192,6 +242,10 @@ void report_summary(struct report *r, const struct import_stats *st,
 				"%zu exist, %zu changed, %zu conflict\n",
 			st->by_status[ROW_VALID], st->by_status[ROW_EXISTS],
 			st->by_status[ROW_CHANGED], st->by_status[ROW_CONFLICT]);
+	summary_reasons(r, rs);
+	if (st->limit_left)
+		fprintf(stderr, "dots-import: --limit: %zu valid rows left for the next run "
+				"(pending, not errors)\n", st->limit_left);
 	if (!dry_run) {
 		char earlier[64] = "";
 
@@ -221,7 +275,7 @@ void report_summary(struct report *r, const struct import_stats *st,
 				import_latency_ms(st, 50), import_latency_ms(st, 95),
 				import_latency_ms(st, 99));
 	}
-	if (st->abort_reason[0])
+	if (st->abort_reason[0] && !report_shown(r, st->abort_reason))
 		fprintf(stderr, "dots-import: stopped early: %s\n", st->abort_reason);
 	if (st->input_appended > 0)
 		fprintf(stderr, "dots-import: %lld bytes were appended to the input during the run: "
@@ -231,11 +285,13 @@ void report_summary(struct report *r, const struct import_stats *st,
 }
 
 void report_codes_summary(struct report *r, const struct import_stats *st,
-			  const char *results_path, bool verify)
+			  const struct reasons *rs, const char *results_path, bool verify)
 {
 	clear_line(r);
-	if (r->verbosity < 0)
+	if (r->verbosity < 0) {
+		summary_reasons(r, rs); /* (the log's lines only) */
 		return;
+	}
 	if (verify)
 		fprintf(stderr,
 			"dots-import: %zu tokens: %zu verified, %zu failed, %zu invalid, %zu pending\n",
@@ -247,9 +303,13 @@ void report_codes_summary(struct report *r, const struct import_stats *st,
 			"%zu settled\n",
 			st->rows, st->codes_sent, st->codes_failed, st->codes_in_doubt,
 			st->codes_settled);
+	summary_reasons(r, rs);
+	if (st->limit_left)
+		fprintf(stderr, "dots-import: --limit: %zu users left without a code for the next "
+				"run\n", st->limit_left);
 	fprintf(stderr, "dots-import: %zu requests, %zu retries, %zu x 429; %.1f s\n", st->requests,
 		st->retries, st->rate_limited, st->elapsed_s);
-	if (st->abort_reason[0])
+	if (st->abort_reason[0] && !report_shown(r, st->abort_reason))
 		fprintf(stderr, "dots-import: stopped early: %s\n", st->abort_reason);
 	if (results_path)
 		fprintf(stderr, "dots-import: results: %s\n", results_path);

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "import.h"
+#include "reasons.h"
 
 struct report {
 	int verbosity;  /* -1 quiet, 0 normal, 1 verbose */
@@ -20,6 +21,7 @@ struct report {
 	bool log_json;  /* --log-format json */
 	const char *log_path; /* borrowed, for messages */
 	int log_errno;  /* a write to the log file failed (0 = none) */
+	char shown[512]; /* the run's stop reason as stderr showed it, "" = none */
 };
 
 /* Opens the log file (appending, mode 0600) when log_path is set. */
@@ -40,16 +42,20 @@ void report_event(void *ctx, const struct import_event *ev);
 int report_check(void *ctx, struct err *err);
 void report_progress(void *ctx, const struct import_stats *st);
 
+/* Whether msg is the stop reason stderr already showed (each error once). */
+bool report_shown(const struct report *r, const char *msg);
+
 /* Logs a run-level event that cmd/ itself produces (start, end). */
 void report_note(struct report *r, enum import_event_kind kind, const char *msg);
 
-/* The summary of an import: counts per status, codes, retries, 429s,
- * elapsed, requests/s, latency percentiles. */
+/* The summary of an import: counts per status, the top reasons of the
+ * rows' errors (rs sorted, or NULL; the log gets every reason), codes,
+ * retries, 429s, elapsed, requests/s, latency percentiles. */
 void report_summary(struct report *r, const struct import_stats *st,
-		    const char *results_path, bool dry_run);
+		    const struct reasons *rs, const char *results_path, bool dry_run);
 
 /* The summary of send-verification (verify = false) or verify. */
 void report_codes_summary(struct report *r, const struct import_stats *st,
-			  const char *results_path, bool verify);
+			  const struct reasons *rs, const char *results_path, bool verify);
 
 #endif

@@ -86,8 +86,7 @@ void reportfile_row(void *ctx, const struct import_row *r)
 	struct reportfile *rf = ctx;
 	struct reason_row row = {r->row, r->line, "", "", ""};
 
-	if (!rf->path)
-		return;
+	/* (kept without --report too: the summary lists the top reasons) */
 	snprintf(row.status, sizeof(row.status), "%s", r->status ? r->status : "");
 	snprintf(row.email, sizeof(row.email), "%s", r->email ? r->email : "");
 	if (r->phone_number && r->phone_number[0])

@@ -287,6 +287,59 @@ static void test_backoff_within_full_jitter(void **state)
 	engine_release(&e);
 }
 
+/* Each attempt's own outcome, status and time reach the request event. */
+struct seen_attempt {
+	enum outcome outcome;
+	long status, elapsed_ms;
+	int attempt;
+};
+static struct seen_attempt seen[8];
+static int nseen;
+
+static void on_event(void *ctx, enum engine_event ev, const struct engine_job *j,
+		     const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+	if (ev != ENGINE_EV_REQUEST || nseen == 8)
+		return;
+	seen[nseen++] = (struct seen_attempt){j->last_outcome, j->last_status, j->last_elapsed_ms,
+					      j->attempts};
+}
+
+static struct answer lost_then_503_then_ok(struct fake *f, int job, int attempt)
+{
+	if (attempt == 1)
+		return (struct answer){TRANSPORT_NOT_SENT, 0, 0, 3};
+	if (attempt == 2)
+		return (struct answer){TRANSPORT_OK, 503, 0, 10};
+	return ok(f, job, attempt);
+}
+
+static void test_request_events_carry_each_attempt(void **state)
+{
+	struct engine e;
+
+	(void)state;
+	setup_run(1, REQUEST_CREATE, 1, 0, lost_then_503_then_ok, &e);
+	e.o.event = on_event;
+	e.o.log_requests = true;
+	nseen = 0;
+	assert_int_equal(run(&e), 0);
+	assert_int_equal(nseen, 3);
+	assert_int_equal(seen[0].attempt, 1);
+	assert_int_equal(seen[0].status, 0); /* no answer */
+	assert_int_equal(seen[0].elapsed_ms, 3);
+	assert_int_equal(seen[1].attempt, 2);
+	assert_int_equal(seen[1].status, 503);
+	assert_string_equal(outcome_name(seen[1].outcome), outcome_name(OUTCOME_UNAVAILABLE));
+	assert_int_equal(seen[1].elapsed_ms, 10);
+	assert_int_equal(seen[2].attempt, 3);
+	assert_int_equal(seen[2].outcome, OUTCOME_OK);
+	assert_int_equal(FD.jobs[0].http_status, seen[2].status);
+	engine_release(&e);
+}
+
 /* A send that times out is in doubt and never retried. */
 static struct answer timeout(struct fake *f, int job, int attempt)
 {
@@ -512,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_config_error_halts),
 		cmocka_unit_test(test_rate_is_held),
 		cmocka_unit_test(test_run_one_describes),
+		cmocka_unit_test(test_request_events_carry_each_attempt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -312,7 +312,8 @@ static void test_metrics_carry_the_last_success_over_a_failed_run(void **state)
 
 static void test_event_json_line(void **state)
 {
-	struct import_event ev = {IMPORT_EV_ROW, 3, 4, "failed", "bad \xff byte"};
+	struct import_event ev = {.kind = IMPORT_EV_ROW, .row = 3, .line = 4, .status = "failed",
+				  .msg = "bad \xff byte"};
 	char *line;
 	json_t *o;
 
@@ -332,6 +333,103 @@ static void test_event_json_line(void **state)
 	free(line);
 }
 
+static void add(struct reasons *rs, const char *msg, size_t row)
+{
+	struct reason_row r = {.row = row, .line = row + 1};
+
+	reasons_add(rs, msg, &r);
+}
+
+static void test_summary_json_top_errors_by_count(void **state)
+{
+	static struct reasons rs; /* (20 reasons with their examples: 20 KiB) */
+	struct import_stats st = stats();
+	struct summary_info si = info(&st, 1);
+	char *text;
+	json_t *root, *top, *e;
+	char err[64];
+
+	(void)state;
+	reasons_init(&rs);
+	/* 3 big reasons, then 27 of one row each: 20 kept, by count */
+	for (size_t row = 1; row <= 50; row++)
+		add(&rs, "email: missing \"@\"", row + 100);
+	for (size_t row = 1; row <= 7; row++)
+		add(&rs, "HTTP 422: taken", row + 10);
+	add(&rs, "duplicate of row 2 (same country_code and phone_number)", 3);
+	add(&rs, "duplicate of row 4 (same country_code and phone_number)", 9);
+	for (int i = 0; i < 27; i++) {
+		snprintf(err, sizeof(err), "HTTP 400: kind %c", 'a' + i);
+		add(&rs, err, (size_t)(200 + i));
+	}
+	reasons_sort(&rs);
+	si.reasons = &rs;
+	text = summary_json(&si);
+	root = json_loads(text, 0, NULL);
+	assert_non_null(root);
+	top = json_object_get(root, "top_errors");
+	assert_int_equal(json_array_size(top), 20);
+	e = json_array_get(top, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "reason")), "email: missing \"@\"");
+	assert_int_equal(get_int(e, "count"), 50);
+	assert_int_equal(get_int(e, "first_row"), 101);
+	e = json_array_get(top, 1);
+	assert_int_equal(get_int(e, "count"), 7);
+	assert_int_equal(get_int(e, "first_row"), 11);
+	e = json_array_get(top, 2);
+	assert_string_equal(json_string_value(json_object_get(e, "reason")),
+			    "duplicate of row N (same country_code and phone_number)");
+	assert_int_equal(get_int(e, "count"), 2);
+	assert_int_equal(get_int(e, "first_row"), 3);
+	e = json_array_get(top, 3); /* ties: the first seen first */
+	assert_int_equal(get_int(e, "first_row"), 200);
+	assert_int_equal(get_int(root, "rows_with_errors"), 86);
+	json_decref(root);
+	free(text);
+	/* without a table: an empty list */
+	si.reasons = NULL;
+	text = summary_json(&si);
+	root = json_loads(text, 0, NULL);
+	assert_int_equal(json_array_size(json_object_get(root, "top_errors")), 0);
+	assert_int_equal(get_int(root, "rows_with_errors"), 0);
+	json_decref(root);
+	free(text);
+}
+
+static void test_event_json_request_and_reason(void **state)
+{
+	struct import_event req = {.kind = IMPORT_EV_REQUEST, .row = 5, .line = 6,
+				   .msg = "row 5: create attempt 2: server_error (HTTP 500, 12 ms)",
+				   .outcome = "server_error", .http_status = 500, .attempt = 2,
+				   .elapsed_ms = 12};
+	struct import_event rsn = {.kind = IMPORT_EV_REASON, .row = 7, .msg = "x",
+				   .reason = "email: missing \"@\"", .count = 9000};
+	char *line;
+	json_t *o;
+
+	(void)state;
+	line = summary_event_json(&req, STARTED);
+	o = json_loads(line, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "event")), "request");
+	assert_string_equal(json_string_value(json_object_get(o, "outcome")), "server_error");
+	assert_int_equal(get_int(o, "http_status"), 500);
+	assert_int_equal(get_int(o, "attempt"), 2);
+	assert_int_equal(get_int(o, "elapsed_ms"), 12);
+	assert_null(json_object_get(o, "status")); /* a request has no row status */
+	json_decref(o);
+	free(line);
+	line = summary_event_json(&rsn, STARTED);
+	o = json_loads(line, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "event")), "reason");
+	assert_string_equal(json_string_value(json_object_get(o, "reason")), "email: missing \"@\"");
+	assert_int_equal(get_int(o, "count"), 9000);
+	assert_int_equal(get_int(o, "first_row"), 7);
+	json_decref(o);
+	free(line);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -343,6 +441,8 @@ int main(void)
 		T(test_metrics_file_lines),
 		T(test_metrics_carry_the_last_success_over_a_failed_run),
 		T(test_event_json_line),
+		T(test_summary_json_top_errors_by_count),
+		T(test_event_json_request_and_reason),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
