@@ -128,8 +128,11 @@ static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
 
 		if (t < 0.02)
 			t = 0.02;
-		a->w_max = now_rate / (1.0 + 0.1 / t);
-		a->sure = false; /* a guess: probe beyond it quickly */
+		a->w_max = now_rate / (1.0 + 0.1 / t) * ADAPT_AIM;
+		/* a bigger bucket would have lasted longer than ADAPT_SOON_MS;
+		 * a smaller one makes this a low guess, which the probing
+		 * corrects: held as a measure */
+		a->sure = true;
 	} else {
 		seen = limit_seen(a, now_ms);
 		/* a limit seen in the slow start (a ramp) or not measured is a
@@ -212,8 +215,13 @@ double adapt_rate(const struct adapt *a, int64_t now_ms)
 	c = a->sure ? ADAPT_C : ADAPT_C_GUESS;
 	k = cbrt(a->w_max * (1.0 - beta) / c);
 	t = (double)(now_ms > a->cut_ms ? now_ms - a->cut_ms : 0) / 1000.0 - k;
-	if (t > 0 && a->sure && a->slow > 1)
+	if (t > 0 && a->sure && a->slow > 1) {
+		/* probing across a limit whose 429s cost a pause: slower, and
+		 * below ADAPT_C_REF no faster in proportion than at it */
 		c /= a->slow * a->slow * a->slow;
+		if (a->w_max < ADAPT_C_REF)
+			c *= a->w_max / ADAPT_C_REF;
+	}
 	r = a->w_max + c * t * t * t;
 	if (r < ADAPT_MIN_RATE)
 		r = ADAPT_MIN_RATE;
