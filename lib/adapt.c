@@ -223,6 +223,15 @@ double adapt_rate(const struct adapt *a, int64_t now_ms)
 			c *= a->w_max / ADAPT_C_REF;
 	}
 	r = a->w_max + c * t * t * t;
+	/* beyond the limit, grow only while the pace is what holds the run
+	 * back: when the concurrency or the input does (a slow API, the last
+	 * rows), a pace far above what is used would be a burst later */
+	if (r > a->w_max) {
+		double used = accepted_over(a, ADAPT_RING);
+
+		if (used >= 0 && r > ADAPT_HEADROOM * used)
+			r = ADAPT_HEADROOM * used > a->w_max ? ADAPT_HEADROOM * used : a->w_max;
+	}
 	if (r < ADAPT_MIN_RATE)
 		r = ADAPT_MIN_RATE;
 	if (a->ceiling > 0 && r > a->ceiling)

@@ -50,6 +50,7 @@
 #define ADAPT_START_RATE 20.0   /* slow start: from this rate ... */
 #define ADAPT_DOUBLE_MS 100     /* ... doubling this often until the first 429 */
 #define ADAPT_AIM 0.97          /* the pace that met a 429 was above the limit */
+#define ADAPT_HEADROOM 2.0      /* beyond w_max: at most this x the rate used */
 #define ADAPT_SETTLE_MS 200     /* after a pause: the API's refill shows, not its rate */
 #define ADAPT_SOON_MS 300       /* a 429 this soon after resuming cuts again, */
 #define ADAPT_LONG_PAUSE_MS 500 /* ... after a pause this long (the API refilled) */

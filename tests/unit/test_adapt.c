@@ -324,6 +324,39 @@ static void test_random_429s_do_not_collapse_the_rate(void **state)
 	assert_true(got >= 0.45 * 1600 * 0.9);
 }
 
+/* The API slows down mid-run (20 ms -> 150 ms: 32 in flight then carry
+ * at most 213/s, under the 300/s limit) and speeds up again: the pace is
+ * not mistaken for a lower limit, and the limit is found again after. */
+static void test_latency_changes(void **state)
+{
+	struct sim s;
+	double got;
+
+	(void)state;
+	sim_init(&s, 1, 32, 0);
+	s.api.retry_after = true;
+	s.api.rate = 300;
+	s.api.burst = 30;
+	s.api.tokens = 30;
+	sim_run(&s, 20000);
+	s.c[0].latency_ms = 150;
+	sim_run(&s, 5000);
+	s.measure_from = s.now;
+	s.c[0].ok_after = 0;
+	sim_run(&s, 10000);
+	got = useful_rate(&s, 0, 10000);
+	print_message("latency 150 ms: %.0f/s (concurrency allows 213)\n", got);
+	assert_true(got >= 0.9 * 32 * 1000 / 150);
+	s.c[0].latency_ms = 20;
+	sim_run(&s, 5000);
+	s.measure_from = s.now;
+	s.c[0].ok_after = 0;
+	sim_run(&s, 10000);
+	got = useful_rate(&s, 0, 10000) / 300.0;
+	print_message("latency back to 20 ms: %.3f of the limit\n", got);
+	assert_true(got >= 0.85);
+}
+
 /* A learned rate: the next run starts under it, with no 429 at all. */
 static void test_learned_rate_starts_without_429s(void **state)
 {
@@ -370,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_three_shards_share_fairly),
 		cmocka_unit_test(test_learned_rate_starts_without_429s),
 		cmocka_unit_test(test_random_429s_do_not_collapse_the_rate),
+		cmocka_unit_test(test_latency_changes),
 		cmocka_unit_test(test_off_and_ceiling),
 	};
 
