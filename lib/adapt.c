@@ -24,6 +24,8 @@ void adapt_init(struct adapt *a, bool on, double ceiling, double learned, int64_
 		a->w_max = ceiling > 0 && learned > ceiling ? ceiling : learned;
 		a->cut_ms = now_ms;
 		a->resume_ms = now_ms;
+		a->sure = true; /* measured: probe beyond it slowly */
+		a->slow = 4.0;  /* as if its 429s cost a second (most APIs') */
 	}
 }
 
@@ -215,13 +217,9 @@ double adapt_rate(const struct adapt *a, int64_t now_ms)
 	c = a->sure ? ADAPT_C : ADAPT_C_GUESS;
 	k = cbrt(a->w_max * (1.0 - beta) / c);
 	t = (double)(now_ms > a->cut_ms ? now_ms - a->cut_ms : 0) / 1000.0 - k;
-	if (t > 0 && a->sure && a->slow > 1) {
-		/* probing across a limit whose 429s cost a pause: slower, and
-		 * below ADAPT_C_REF no faster in proportion than at it */
+	/* probing across a limit whose 429s cost a pause: slower */
+	if (t > 0 && a->sure && a->slow > 1)
 		c /= a->slow * a->slow * a->slow;
-		if (a->w_max < ADAPT_C_REF)
-			c *= a->w_max / ADAPT_C_REF;
-	}
 	r = a->w_max + c * t * t * t;
 	/* beyond the limit, grow only while the pace is what holds the run
 	 * back: when the concurrency or the input does (a slow API, the last

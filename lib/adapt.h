@@ -43,7 +43,6 @@
 #define ADAPT_BETA 0.9          /* the rate after a 429, x the accepted rate */
 #define ADAPT_BETA_DEAR 0.95    /* ... when the 429 cost a pause over 333 ms */
 #define ADAPT_C 2.0             /* CUBIC's C, requests/s per s^3 */
-#define ADAPT_C_REF 300.0       /* requests/s where C is the probing speed */
 #define ADAPT_C_GUESS 8.0       /* ... around a guessed limit (slow start, blind cut) */
 #define ADAPT_MIN_RATE 0.5      /* requests/s, the floor */
 #define ADAPT_RING 20           /* accepted answers per 100 ms, 2 s kept */
