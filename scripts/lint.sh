@@ -35,6 +35,11 @@ for f in $(grep -l '#[[:space:]]*include[[:space:]]*"import.h"' lib/*.c lib/*.h 
 	[ "$f" = lib/import.c ] || [ "$f" = lib/import_int.h ] ||
 		problem "$f includes import.h (only cmd/ and lib/import.c)"
 done
+# codes_int.h is the code commands' private header: codes.c and verify.c
+for f in $(grep -l '#[[:space:]]*include[[:space:]]*"codes_int.h"' lib/*.c lib/*.h cmd/*/*.c cmd/*/*.h 2>/dev/null); do
+	[ "$f" = lib/codes.c ] || [ "$f" = lib/verify.c ] ||
+		problem "$f includes codes_int.h (only lib/codes.c and lib/verify.c)"
+done
 # ledger_int.h (it brings <sqlite3.h>) is the ledger adapter's alone
 for f in $(grep -l '#[[:space:]]*include[[:space:]]*"ledger_int.h"' lib/*.c lib/*.h cmd/*/*.c cmd/*/*.h 2>/dev/null); do
 	[ "$f" = lib/ledger.c ] || [ "$f" = lib/ledger_rows.c ] ||
