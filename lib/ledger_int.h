@@ -1,9 +1,10 @@
 /*
  * ledger_int.h - the ledger adapter's private parts, shared by ledger.c
- * (the file's life: open, schema, binding, meta, close) and ledger_rows.c
- * (the users table: its statements, transactions, the write-behind queue).
- * Nothing outside those two files includes it; with them, it is the only
- * place <sqlite3.h> may appear.
+ * (the file's life: open, schema, binding, meta, close), ledger_rows.c
+ * (the users table: its statements, transactions, the write-behind queue)
+ * and ledger_read.c (the users table's reads). Nothing outside those three
+ * files includes it; with them, it is the only place <sqlite3.h> may
+ * appear.
  */
 #ifndef DOTS_LEDGER_INT_H
 #define DOTS_LEDGER_INT_H

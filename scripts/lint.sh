@@ -24,7 +24,7 @@ sandbox=$(ls cmd/dots-sandbox/*.c cmd/dots-sandbox/*.h)
 only_in curl/curl.h lib/http.c
 only_in csv.h lib/reader.c lib/results.c
 only_in yaml.h lib/config.c
-only_in sqlite3.h lib/ledger.c lib/ledger_rows.c lib/ledger_int.h
+only_in sqlite3.h lib/ledger.c lib/ledger_rows.c lib/ledger_read.c lib/ledger_int.h
 only_in jansson.h lib/payload.c lib/summary.c lib/runreport.c $sandbox
 only_in microhttpd.h $sandbox
 only_in zlib.h lib/gunzip.c
@@ -35,10 +35,15 @@ for f in $(grep -l '#[[:space:]]*include[[:space:]]*"import.h"' lib/*.c lib/*.h 
 	[ "$f" = lib/import.c ] || [ "$f" = lib/import_int.h ] ||
 		problem "$f includes import.h (only cmd/ and lib/import.c)"
 done
+# codes_int.h is the code commands' private header: codes.c and verify.c
+for f in $(grep -l '#[[:space:]]*include[[:space:]]*"codes_int.h"' lib/*.c lib/*.h cmd/*/*.c cmd/*/*.h 2>/dev/null); do
+	[ "$f" = lib/codes.c ] || [ "$f" = lib/verify.c ] ||
+		problem "$f includes codes_int.h (only lib/codes.c and lib/verify.c)"
+done
 # ledger_int.h (it brings <sqlite3.h>) is the ledger adapter's alone
 for f in $(grep -l '#[[:space:]]*include[[:space:]]*"ledger_int.h"' lib/*.c lib/*.h cmd/*/*.c cmd/*/*.h 2>/dev/null); do
-	[ "$f" = lib/ledger.c ] || [ "$f" = lib/ledger_rows.c ] ||
-		problem "$f includes ledger_int.h (only lib/ledger.c and lib/ledger_rows.c)"
+	[ "$f" = lib/ledger.c ] || [ "$f" = lib/ledger_rows.c ] || [ "$f" = lib/ledger_read.c ] ||
+		problem "$f includes ledger_int.h (only lib/ledger.c, lib/ledger_rows.c and lib/ledger_read.c)"
 done
 # the library stands on its own: no citations of documents outside the
 # repository (the words are assembled so this file does not cite them)

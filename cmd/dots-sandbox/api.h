@@ -1,7 +1,7 @@
 /*
  * api.h - the sandbox's API logic without the HTTP server: Basic auth, the
- * users-v2 routes and endpoints, /_sandbox/ introspection, fault decisions
- * and their rendering, latency deadlines and the stats counters.
+ * users-v2 routes and endpoints, /_sandbox/ introspection (hooks.h), fault
+ * decisions and their rendering, latency deadlines and the stats counters.
  *
  * The limiter (limit.h) answers 429 before an endpoint acts; it is
  * changed at run time through /_sandbox/limit (limitdoc.h).

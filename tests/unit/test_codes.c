@@ -1,12 +1,13 @@
 /*
- * test_codes.c - send-verification and verify (lib/codes.c) on a fake
- * transport that answers by URL and a fake clock, with a real ledger and
- * real results files in a temporary directory: who gets a code and who
- * never does, the ledger states and results lines after, codes in doubt
- * from earlier runs (counted, settled, resent), the intent durable before
- * the send leaves (a crash snapshot of the ledger taken as it leaves), a
- * stop signal and abandon, a refused first request, and verify's rows in
- * input order. No sockets, no sleeping: a poll advances the fake clock.
+ * test_codes.c - send-verification and verify (lib/codes.c, lib/verify.c)
+ * on a fake transport that answers by URL and a fake clock, with a real
+ * ledger and real results files in a temporary directory: who gets a code
+ * and who never does, the ledger states and results lines after, codes in
+ * doubt from earlier runs (counted, settled, resent), the intent durable
+ * before the send leaves (a crash snapshot of the ledger taken as it
+ * leaves), a stop signal and abandon, a refused first request, and verify's
+ * rows in input order. No sockets, no sleeping: a poll advances the fake
+ * clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>

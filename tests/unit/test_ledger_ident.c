@@ -1,11 +1,11 @@
 /*
  * test_ledger_ident.c - unit tests for what the ledger keeps of each user
- * besides its id (lib/ledger.c, lib/ledger_rows.c): email, names and
- * external id round trips, an external id belonging to one user at most,
- * the first stored email kept, the migration of a ledger made before these
- * fields (its users read back with none), and ledger_open_read (a dry
- * run's preview): nothing written or left behind, the refusals it shares
- * with ledger_open, old ledgers read without migrating them.
+ * besides its id (lib/ledger.c, lib/ledger_rows.c, lib/ledger_read.c):
+ * email, names and external id round trips, an external id belonging to one
+ * user at most, the first stored email kept, the migration of a ledger made
+ * before these fields (its users read back with none), and ledger_open_read
+ * (a dry run's preview): nothing written or left behind, the refusals it
+ * shares with ledger_open, old ledgers read without migrating them.
  */
 #include <setjmp.h>
 #include <stdarg.h>

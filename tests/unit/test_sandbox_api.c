@@ -1,6 +1,6 @@
 /*
  * test_sandbox_api.c - unit tests for dots-sandbox's API logic (api.c,
- * reply.c, stats.c) driven directly, without libmicrohttpd or a socket:
+ * hooks.c, reply.c, stats.c) driven directly, without libmicrohttpd or a socket:
  * users-v2 happy paths, auth, routing, validation, every fault's rendering,
  * the rate limiter, latency deadlines, stats and /_sandbox/ routes.
  * Times are fixed values: nothing here sleeps or reads a clock.
@@ -28,6 +28,7 @@
 #include "../../cmd/dots-sandbox/auth.c"
 #include "../../cmd/dots-sandbox/echo.c"
 #include "../../cmd/dots-sandbox/faults.c"
+#include "../../cmd/dots-sandbox/hooks.c"
 #include "../../cmd/dots-sandbox/limit.c"
 #include "../../cmd/dots-sandbox/limitdoc.c"
 #include "../../cmd/dots-sandbox/reply.c"

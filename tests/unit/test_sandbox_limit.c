@@ -29,6 +29,7 @@
 #include "../../cmd/dots-sandbox/auth.c"
 #include "../../cmd/dots-sandbox/echo.c"
 #include "../../cmd/dots-sandbox/faults.c"
+#include "../../cmd/dots-sandbox/hooks.c"
 #include "../../cmd/dots-sandbox/limit.c"
 #include "../../cmd/dots-sandbox/limitdoc.c"
 #include "../../cmd/dots-sandbox/reply.c"
