@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #include "banned.h"
 
 /*
@@ -265,7 +267,9 @@ done:
 	return rc;
 }
 
-/* Copies s into out as one clean line: control bytes → space, blanks folded. */
+/* Copies s into out as one clean line: control bytes and characters that
+ * are invisible or reorder text (a right-to-left override in an API's
+ * message would turn a terminal line around) → space, blanks folded. */
 static void clean_line(const char *s, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
@@ -276,7 +280,13 @@ static void clean_line(const char *s, size_t n, char *out, size_t cap)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		uint32_t cp = 0;
+		size_t len = c >= 0x80 ? utf8_decode((const unsigned char *)s + i, n - i, &cp) : 0;
 
+		if (len > 1 && utf8_is_invisible(cp)) {
+			i += len - 1;
+			c = ' ';
+		}
 		if (c < 0x20 || c == 0x7f || c == ' ') {
 			if (space)
 				continue;

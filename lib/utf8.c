@@ -59,7 +59,7 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 }
 
 /* Characters shown by number only: they are invisible or move text. */
-static bool is_invisible(uint32_t cp)
+bool utf8_is_invisible(uint32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD ||
 	       cp == 0x34F || cp == 0x61C || cp == 0x1680 || cp == 0x180E ||
@@ -82,7 +82,7 @@ size_t utf8_char_name(const unsigned char *s, size_t n, char out[UTF8_NAME_MAX])
 		snprintf(out, UTF8_NAME_MAX, "'%c'", (char)cp);
 	else if (len == 1)
 		snprintf(out, UTF8_NAME_MAX, "0x%02X", (unsigned)cp);
-	else if (is_invisible(cp))
+	else if (utf8_is_invisible(cp))
 		snprintf(out, UTF8_NAME_MAX, "U+%04X", (unsigned)cp);
 	else
 		snprintf(out, UTF8_NAME_MAX, "'%.*s' (U+%04X)", (int)len,

@@ -22,6 +22,11 @@
  */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* True for a character that is invisible or moves the text around it
+ * (controls, spaces other than ' ', bidirectional overrides, private use):
+ * never shown as itself in a message. */
+bool utf8_is_invisible(uint32_t cp);
+
 /*
  * Names the character at s[0..n) (n >= 1) for a message and returns how many
  * bytes it takes: printable ASCII as 'x'; a well-formed printable non-ASCII

@@ -343,6 +343,10 @@ static const struct msg_case msg_cases[] = {
 	/* control characters become blanks, runs fold, ends trimmed */
 	{"  a\x01\x02 b\x7f\x1b[31mc  \n",             200, "a b [31mc"},
 	{"{\"message\":\"line1\\nline2\\u0007end\"}",  200, "line1 line2 end"},
+	/* characters that reorder or hide text become blanks too (a
+	 * right-to-left override would turn the terminal line around) */
+	{"bad \xe2\x80\xae enohp\xe2\x80\x8b!",           200, "bad enohp !"},
+	{"{\"message\":\"a\\u202eb\\u2066c\"}",        200, "a b c"},
 	{"",                                           200, ""},
 	{"   \n\t ",                                   200, ""},
 	/* cut to fit cap, with "..." */
