@@ -68,7 +68,13 @@ struct retry_decision retry_decide(const struct retry_policy *p,
 	}
 	if (d.pause_all && d.delay_ms < p->base_delay_ms)
 		d.delay_ms = p->base_delay_ms;
-	if (attempt >= p->max_attempts) {
+	/* a 429 is the API pacing us, not the row failing: such a row gets
+	 * RETRY_RATE_LIMITED_FACTOR x the attempts (a used-up fixed window
+	 * without Retry-After answers 429 for seconds); --max-attempts 1
+	 * still means one */
+	if (attempt >= (d.pause_all && p->max_attempts > 1
+				    ? p->max_attempts * RETRY_RATE_LIMITED_FACTOR
+				    : p->max_attempts)) {
 		/* this row is done, but a 429 still holds everyone else back */
 		d.verdict = RETRY_FAIL;
 		if (!d.pause_all)

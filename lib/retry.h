@@ -32,6 +32,8 @@ enum retry_verdict {
 			 * is not in doubt. outcome_describe says what to fix. */
 };
 
+#define RETRY_RATE_LIMITED_FACTOR 10 /* attempts a 429 allows, x max_attempts */
+
 struct retry_policy {
 	int max_attempts;      /* attempts incl. the first, >= 1 */
 	long base_delay_ms;    /* backoff base (250) */

@@ -168,9 +168,12 @@ static const struct decide_case decide_cases[] = {
 	{S, OUTCOME_TIMEOUT,      5, -1, 0.5, 0, RETRY_IN_DOUBT, 0, 0},
 	{S, OUTCOME_TIMEOUT,      5, -1, 0.5, 1, RETRY_FAIL, 0, 0},
 	{V, OUTCOME_LOST,         6, -1, 0.5, 0, RETRY_FAIL, 0, 0},
-	/* a final 429 fails the row but still pauses every other request */
-	{C, OUTCOME_RATE_LIMITED, 5, 2000, 0.5, 0, RETRY_FAIL, 2000, 1},
-	{C, OUTCOME_RATE_LIMITED, 5, -1, 0.0, 0, RETRY_FAIL, 250, 1},
+	/* a 429 allows RETRY_RATE_LIMITED_FACTOR x the attempts; the final
+	 * one fails the row but still pauses every other request */
+	{C, OUTCOME_RATE_LIMITED, 5, 2000, 0.5, 0, RETRY_AGAIN, 2000, 1},
+	{C, OUTCOME_RATE_LIMITED, 50, 2000, 0.5, 0, RETRY_FAIL, 15000, 1},
+	{C, OUTCOME_RATE_LIMITED, 5, -1, 0.0, 0, RETRY_AGAIN, 250, 1},
+	{C, OUTCOME_RATE_LIMITED, 50, -1, 0.0, 0, RETRY_FAIL, 250, 1},
 };
 /* clang-format on */
 
