@@ -47,7 +47,7 @@ srcs() {
 	fuzz_reader) echo "err num utf8 phone user payload gunzip decode reader reader_src reader_columns" ;;
 	fuzz_phone) echo "err utf8 phone" ;;
 	fuzz_config) echo "err num utf8 phone user gunzip decode config config_keys" ;;
-	fuzz_payload) echo "err payload" ;;
+	fuzz_payload) echo "err utf8 payload" ;;
 	*) return 1 ;;
 	esac
 }
