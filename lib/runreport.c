@@ -200,8 +200,8 @@ static json_t *reasons_json(const struct runreport *rr)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a && rr->reasons && i < rr->reasons->n; i++) {
-		const struct reason *r = &rr->reasons->r[i];
+	for (size_t i = 0; a && rr->run.reasons && i < rr->run.reasons->n; i++) {
+		const struct reason *r = &rr->run.reasons->r[i];
 		json_t *rows = json_array();
 
 		for (size_t k = 0; rows && k < r->nrows; k++) {
@@ -275,52 +275,21 @@ static char *no_lt(char *s)
 	return out;
 }
 
+/* The summary JSON's figures (the very same object), with what the page
+ * adds: the outcome in words, the reasons with their example rows, the
+ * series behind the charts. */
 static char *data_json(const struct runreport *rr, const double *v, size_t n)
 {
-	const struct import_stats *st = rr->st;
-	json_t *root = json_object(), *status = json_object();
-	char t0[32], t1[32];
-	char *out;
+	char *text = summary_json(&rr->run), *out;
+	json_t *root = text ? json_loads(text, 0, NULL) : NULL;
 
-	if (!root || !status) {
-		json_decref(root);
-		json_decref(status);
+	free(text);
+	if (!root)
 		return NULL;
-	}
-	summary_iso_time(rr->started, t0);
-	summary_iso_time(rr->ended, t1);
-	for (int s = 0; s < ROW_STATUS_COUNT; s++)
-		json_object_set_new(status, import_status_name((enum row_status)s),
-				    json_integer((json_int_t)st->by_status[s]));
-	json_object_set_new(root, "command", json_string(rr->command));
-	json_object_set_new(root, "exit_code", json_integer(rr->exit_code));
-	json_object_set_new(root, "outcome", json_string(runreport_outcome(rr->exit_code)));
-	json_object_set_new(root, "started_at", json_string(t0));
-	json_object_set_new(root, "ended_at", json_string(t1));
-	json_object_set_new(root, "elapsed_s", json_real(st->elapsed_s));
-	json_object_set_new(root, "dry_run", json_boolean(rr->dry_run));
-	json_object_set_new(root, "rows", json_integer((json_int_t)st->rows));
-	json_object_set_new(root, "status", status);
-	json_object_set_new(root, "codes",
-		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)st->codes_sent, "failed",
-			  (json_int_t)st->codes_failed, "in_doubt", (json_int_t)st->codes_in_doubt,
-			  "in_doubt_from_earlier_runs", (json_int_t)st->codes_in_doubt_earlier,
-			  "settled", (json_int_t)st->codes_settled, "already_verified",
-			  (json_int_t)st->codes_verified));
-	json_object_set_new(root, "requests", json_integer((json_int_t)st->requests));
-	json_object_set_new(root, "retries", json_integer((json_int_t)st->retries));
-	json_object_set_new(root, "rate_limited", json_integer((json_int_t)st->rate_limited));
-	json_object_set_new(root, "paused_s", json_real((double)st->paused_ms / 1000.0));
-	json_object_set_new(root, "learned_rate", json_real(st->learned_rate));
-	json_object_set_new(root, "latency_ms",
-		json_pack("{s:o,s:o,s:o}", "p50", json_real(import_latency_ms(st, 50)), "p95",
-			  json_real(import_latency_ms(st, 95)), "p99",
-			  json_real(import_latency_ms(st, 99))));
-	json_object_set_new(root, "stopped_early",
-			    st->abort_reason[0] ? jstr(st->abort_reason) : json_null());
+	json_object_set_new(root, "outcome", json_string(runreport_outcome(rr->run.exit_code)));
 	json_object_set_new(root, "reasons", reasons_json(rr));
 	json_object_set_new(root, "rows_with_other_reasons",
-			    json_integer(rr->reasons ? (json_int_t)rr->reasons->other : 0));
+			    json_integer(rr->run.reasons ? (json_int_t)rr->run.reasons->other : 0));
 	json_object_set_new(root, "series", series_json(rr->series, v, n));
 	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
@@ -388,9 +357,9 @@ static void row_real(FILE *f, const char *label, const char *key, double v, cons
 
 static void counts(FILE *f, const struct runreport *rr)
 {
-	const struct import_stats *st = rr->st;
-	bool verify = strcmp(rr->command, "verify") == 0;
-	bool send = strcmp(rr->command, "send-verification") == 0;
+	const struct import_stats *st = rr->run.st;
+	bool verify = strcmp(rr->run.command, "verify") == 0;
+	bool send = strcmp(rr->run.command, "send-verification") == 0;
 	char key[48];
 
 	fputs("<h2>Counts</h2><div class=\"grid\"><table><tr><th colspan=\"2\">rows by status"
@@ -450,7 +419,7 @@ static void example(FILE *f, const struct runreport *rr, const struct reason_row
 
 static void reasons_table(FILE *f, const struct runreport *rr)
 {
-	const struct reasons *rs = rr->reasons;
+	const struct reasons *rs = rr->run.reasons;
 	uint64_t total = rs ? rs->total : 0;
 
 	fputs("<h2>Top error reasons</h2>\n", f);
@@ -526,35 +495,35 @@ static void charts(FILE *f, const struct runreport *rr, const double *v, size_t 
 static void page(FILE *f, const struct runreport *rr, const double *v, size_t n,
 		 const char *json)
 {
-	const struct import_stats *st = rr->st;
+	const struct import_stats *st = rr->run.st;
 	char t0[32], t1[32];
 
-	summary_iso_time(rr->started, t0);
-	summary_iso_time(rr->ended, t1);
+	summary_iso_time(rr->run.started, t0);
+	summary_iso_time(rr->run.ended, t1);
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
 	      "style-src 'unsafe-inline'\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>"
 	      "dots-import ", f);
-	esc(f, rr->command);
+	esc(f, rr->run.command);
 	fprintf(f, ": %s</title>\n<style>%s</style></head><body>\n<h1>dots-import ", t0, style);
-	esc(f, rr->command);
-	fputs(rr->dry_run ? " (dry run)" : "", f);
+	esc(f, rr->run.command);
+	fputs(rr->run.dry_run ? " (dry run)" : "", f);
 	fputs("</h1>\n<div class=\"meta\">", f);
 	fprintf(f, "%s &ndash; %s", t0, t1);
-	if (rr->input_path) {
+	if (rr->run.input_path) {
 		fputs(" &middot; input ", f);
-		esc(f, rr->input_path);
+		esc(f, rr->run.input_path);
 	}
-	if (rr->results_path) {
+	if (rr->run.results_path) {
 		fputs(" &middot; results ", f);
-		esc(f, rr->results_path);
+		esc(f, rr->run.results_path);
 	}
 	fprintf(f, "</div>\n<div class=\"outcome %s\" id=\"outcome\" data-exit=\"%d\"><b>",
-		outcome_class(rr->exit_code), rr->exit_code);
-	esc(f, runreport_outcome(rr->exit_code));
-	fprintf(f, "</b> (exit code %d)<br>", rr->exit_code);
-	esc(f, runreport_next_step(rr->exit_code));
+		outcome_class(rr->run.exit_code), rr->run.exit_code);
+	esc(f, runreport_outcome(rr->run.exit_code));
+	fprintf(f, "</b> (exit code %d)<br>", rr->run.exit_code);
+	esc(f, runreport_next_step(rr->run.exit_code));
 	if (st->abort_reason[0]) {
 		fputs("<br>Stopped early: <span id=\"stopped\">", f);
 		esc(f, st->abort_reason);

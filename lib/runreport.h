@@ -18,18 +18,14 @@
 #include "reasons.h"
 #include "run.h"
 #include "series.h"
+#include "summary.h"
 
 struct runreport {
-	const char *command;          /* "import", "send-verification", "verify" */
-	const char *input_path;       /* NULL: none */
-	const char *results_path;     /* NULL: not written */
-	int exit_code;
-	time_t started, ended;        /* wall clock */
-	bool dry_run;
+	/* what the summary JSON says of the run (its reasons: the examples'
+	 * table, sorted) */
+	struct summary_info run;
 	bool pii;                     /* examples' emails and phones unmasked */
-	const struct import_stats *st;
 	const struct series *series;  /* NULL or empty: charts say "no data" */
-	const struct reasons *reasons; /* NULL: none recorded */
 };
 
 /* The outcome of an exit code in words, and what to do next. */

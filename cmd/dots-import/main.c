@@ -212,12 +212,15 @@ int main(int argc, char **argv)
 			       o.dry_run);
 	else
 		report_codes_summary(&rep, &st, &rf.reasons, o.output, o.command == CMD_VERIFY);
-	if (o.command != CMD_RESTORE_LEDGER &&
-	    outputs_write(&o, &rep, &st, &rf.reasons, code, started, st.results_written) < 0 &&
-	    code < EXIT_PARTIAL)
-		code = EXIT_PARTIAL;
-	if (o.command != CMD_RESTORE_LEDGER)
-		reportfile_write(&rf, &o, &st, code, started, st.results_written);
+	if (o.command != CMD_RESTORE_LEDGER) {
+		struct summary_info si = outputs_info(&o, &st, &rf.reasons, code, started,
+						      st.results_written);
+
+		if (outputs_write(&o, &rep, &si, st.results_written) < 0 && code < EXIT_PARTIAL)
+			code = EXIT_PARTIAL;
+		si.exit_code = code; /* the report tells the exit code the run ends with */
+		reportfile_write(&rf, &si);
+	}
 	snprintf(note, sizeof(note), "exit %d", code);
 	report_note(&rep, IMPORT_EV_END, note);
 	reportfile_release(&rf);

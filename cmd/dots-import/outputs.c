@@ -30,8 +30,9 @@ int outputs_preflight(const struct options *o, struct err *err)
 	return 0;
 }
 
-int outputs_write(const struct options *o, struct report *rep, const struct import_stats *st,
-		  const struct reasons *reasons, int exit_code, time_t started, bool ran)
+struct summary_info outputs_info(const struct options *o, const struct import_stats *st,
+				 const struct reasons *reasons, int exit_code, time_t started,
+				 bool ran)
 {
 	struct summary_info si = {
 		.command = options_command_name(o->command),
@@ -44,6 +45,13 @@ int outputs_write(const struct options *o, struct report *rep, const struct impo
 		.st = st,
 		.reasons = reasons,
 	};
+
+	return si;
+}
+
+int outputs_write(const struct options *o, struct report *rep, const struct summary_info *si,
+		  bool ran)
+{
 	struct err err;
 	int rc = 0;
 
@@ -59,12 +67,12 @@ int outputs_write(const struct options *o, struct report *rep, const struct impo
 			fprintf(stderr, "dots-import: rejects: %ld rows in %s\n", n, o->rejects);
 		}
 	}
-	if (o->summary_json && summary_write_json(o->summary_json, &si, &err) < 0)
+	if (o->summary_json && summary_write_json(o->summary_json, si, &err) < 0)
 		fprintf(stderr, "dots-import: error: summary: %s\n", err.msg);
-	if (o->metrics_file && summary_write_metrics(o->metrics_file, &si, &err) < 0)
+	if (o->metrics_file && summary_write_metrics(o->metrics_file, si, &err) < 0)
 		fprintf(stderr, "dots-import: error: metrics: %s\n", err.msg);
 	if (o->notify_url) {
-		char *json = summary_json(&si);
+		char *json = summary_json(si);
 
 		if (!json || notify_post(o->notify_url, json, 10000, o->cfg.ca_cert, &err) < 0) {
 			fprintf(stderr, "dots-import: warning: %s\n", json ? err.msg : "out of memory");

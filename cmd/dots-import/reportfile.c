@@ -97,29 +97,15 @@ void reportfile_row(void *ctx, const struct import_row *r)
 	reasons_add(&rf->reasons, r->error, &row);
 }
 
-void reportfile_write(struct reportfile *rf, const struct options *o,
-		      const struct import_stats *st, int exit_code, time_t started, bool ran)
+void reportfile_write(struct reportfile *rf, const struct summary_info *si)
 {
-	struct runreport rr = {
-		.command = options_command_name(o->command),
-		.input_path = o->input,
-		.results_path = ran ? o->output : NULL,
-		.exit_code = exit_code,
-		.started = started,
-		.ended = time(NULL),
-		.dry_run = o->dry_run,
-		.pii = rf->pii,
-		.st = st,
-		.series = &rf->series,
-		.reasons = &rf->reasons,
-	};
+	struct runreport rr = {*si, rf->pii, &rf->series};
 	struct err err;
 
 	if (!rf->path)
 		return;
 	err_init(&err);
-	sample(rf, st);
-	reasons_sort(&rf->reasons);
+	sample(rf, si->st);
 	if (runreport_write(rf->path, &rr, &err) < 0)
 		fprintf(stderr, "dots-import: error: report: %s\n", err.msg);
 	else if (rf->rep->verbosity >= 0)

@@ -16,6 +16,7 @@
 #include "reasons.h"
 #include "report.h"
 #include "series.h"
+#include "summary.h"
 
 struct reportfile {
 	struct report *rep;     /* stderr and log file: every event goes on there */
@@ -40,9 +41,9 @@ int reportfile_check(void *ctx, struct err *err);
 void reportfile_progress(void *ctx, const struct import_stats *st);
 void reportfile_row(void *ctx, const struct import_row *r);
 
-/* Writes the page after the run (a last sample first). Failures are said
- * on stderr; they never change the exit code. */
-void reportfile_write(struct reportfile *rf, const struct options *o,
-		      const struct import_stats *st, int exit_code, time_t started, bool ran);
+/* Writes the page for the run si describes (its reasons: rf's, sorted),
+ * a last sample first. Failures are said on stderr; they never change the
+ * exit code. */
+void reportfile_write(struct reportfile *rf, const struct summary_info *si);
 
 #endif

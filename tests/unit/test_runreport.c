@@ -94,8 +94,9 @@ static void fake_run(struct fake *f, bool pii)
 	reasons_init(&f->rs);
 	reasons_add(&f->rs, "email: domain \"<img src=x>\" has no dot", &row);
 	reasons_add(&f->rs, "HTTP 422: <script>alert(1)</script> & \xff\xfe bad", NULL);
-	f->rr = (struct runreport){"import", "in<put>.csv", "results.csv", 1, 0, 180, false, pii,
-				   &f->st, &f->s, &f->rs};
+	f->rr = (struct runreport){{"import", "in<put>.csv", "results.csv", 1, 0, 180, false, &f->st,
+				    &f->rs},
+				   pii, &f->s};
 }
 
 static void test_page_is_escaped_masked_and_self_contained(void **state)
@@ -209,7 +210,7 @@ static void test_empty_run_says_no_data(void **state)
 {
 	struct fixture *fx = *state;
 	struct import_stats st = {0};
-	struct runreport rr = {"verify", NULL, NULL, 2, 0, 0, false, false, &st, NULL, NULL};
+	struct runreport rr = {{"verify", NULL, NULL, 2, 0, 0, false, &st, NULL}, false, NULL};
 	struct err e;
 	char *html;
 
