@@ -108,6 +108,25 @@ enum import_result codes_ending(const struct codes *c, bool all_ok)
 	return all_ok ? IMPORT_COMPLETE : IMPORT_PARTIAL;
 }
 
+enum import_result codes_finish(struct codes *c, bool all_ok)
+{
+	if (!c->local_failed && results_commit(c->out, c->err) < 0)
+		codes_fail(c);
+	else if (!c->local_failed)
+		c->st->results_written = true;
+	import_take_figures(&c->eng, c->st);
+	codes_progress(c, true);
+	return codes_ending(c, all_ok);
+}
+
+void codes_close(struct codes *c)
+{
+	if (c->eng_live)
+		import_take_figures(&c->eng, c->st);
+	c->st->elapsed_s = (double)(codes_now(c) - c->t0) / 1000.0;
+	codes_release(c);
+}
+
 void codes_release(struct codes *c)
 {
 	if (c->led && c->eng_live)
@@ -393,18 +412,9 @@ enum import_result codes_send_run(const struct import_opts *o, struct import_sta
 	}
 	if (!c.local_failed && ledger_commit(c.led, err) < 0)
 		codes_fail(&c);
-	if (!c.local_failed && results_commit(c.out, err) < 0)
-		codes_fail(&c);
-	else if (!c.local_failed)
-		st->results_written = true;
-	import_take_figures(&c.eng, st);
-	codes_progress(&c, true);
-	res = codes_ending(&c, all_ok && st->rows == st->codes_sent + st->codes_settled);
+	res = codes_finish(&c, all_ok && st->rows == st->codes_sent + st->codes_settled);
 done:
-	if (c.eng_live)
-		import_take_figures(&c.eng, st);
-	st->elapsed_s = (double)((o->now_ms ? o->now_ms(o->ctx) : clock_now_ms()) - t0) / 1000.0;
-	codes_release(&c);
+	codes_close(&c);
 	free(k.keys);
 	return res;
 }

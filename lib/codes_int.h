@@ -62,6 +62,15 @@ struct codes {
  * halt the engine: no job of this run starts. 0 or -1 with err set. */
 int codes_start(struct codes *c, struct err *err);
 
+/* The end of a run that got through its rows: the results file made
+ * durable, the last figures and progress line; returns how the run ends
+ * (codes_ending). */
+enum import_result codes_finish(struct codes *c, bool all_ok);
+
+/* Every run's last step, also after a failed set-up: the figures so far,
+ * the elapsed time, then codes_release. */
+void codes_close(struct codes *c);
+
 /* Gives the engine's learned rate to the ledger (if any), then frees the
  * jobs, the engine, http, the results writer and the ledger. */
 void codes_release(struct codes *c);

@@ -216,18 +216,9 @@ enum import_result codes_verify_run(const struct import_opts *o, struct import_s
 	}
 	if (n < 0)
 		goto done;
-	if (!c.local_failed && results_commit(c.out, err) < 0)
-		codes_fail(&c);
-	else if (!c.local_failed)
-		st->results_written = true;
-	import_take_figures(&c.eng, st);
-	codes_progress(&c, true);
-	res = codes_ending(&c, all_ok);
+	res = codes_finish(&c, all_ok);
 done:
-	if (c.eng_live)
-		import_take_figures(&c.eng, st);
-	st->elapsed_s = (double)((o->now_ms ? o->now_ms(o->ctx) : clock_now_ms()) - t0) / 1000.0;
-	codes_release(&c);
+	codes_close(&c);
 	reader_free(rd);
 	return res;
 }
