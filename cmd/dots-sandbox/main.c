@@ -18,6 +18,7 @@
 #include "err.h"
 #include "limitdoc.h"
 #include "num.h"
+#include "pem.h"
 #include "server.h"
 
 #include "banned.h"
@@ -27,7 +28,6 @@
 #endif
 
 #define SANDBOX_URL_MAX 2048	    /* --redirect */
-#define SANDBOX_PEM_MAX (256u << 10) /* --tls-cert / --tls-key files */
 
 enum sandbox_exit {
 	SANDBOX_EXIT_OK = 0,	  /* stopped by SIGINT/SIGTERM */
@@ -251,83 +251,12 @@ static int sandbox_is_ip(const char *s)
 }
 
 /*
- * Reads a PEM file of at most SANDBOX_PEM_MAX bytes into *out (malloc'd,
- * NUL-terminated). Returns 0 or -1 (err names the option and the file).
- */
-static int sandbox_read_pem(const char *opt, const char *path, char **out,
-			    struct err *err)
-{
-	size_t cap = SANDBOX_PEM_MAX + 1, n;
-	char *buf;
-	FILE *f;
-	int rc = -1;
-
-	*out = NULL;
-	f = fopen(path, "rb");
-	if (!f)
-		return err_set(err, "--%s: cannot open '%s': %s", opt, path,
-			       strerror(errno));
-	buf = malloc(cap);
-	if (!buf) {
-		fclose(f);
-		return err_set(err, "out of memory");
-	}
-	n = fread(buf, 1, cap, f);
-	if (ferror(f))
-		err_set(err, "--%s: cannot read '%s': %s", opt, path,
-			strerror(errno));
-	else if (n > SANDBOX_PEM_MAX)
-		err_set(err, "--%s: '%s' is larger than %u bytes", opt, path,
-			SANDBOX_PEM_MAX);
-	else if (n == 0 || memchr(buf, '\0', n))
-		err_set(err, "--%s: '%s' is not a PEM file", opt, path);
-	else
-		rc = 0;
-	if (rc == 0) {
-		buf[n] = '\0';
-		if (!strstr(buf, "-----BEGIN "))
-			rc = err_set(err, "--%s: '%s' is not a PEM file", opt,
-				     path);
-	}
-	fclose(f);
-	if (rc < 0) {
-		explicit_bzero(buf, cap);
-		free(buf);
-		return -1;
-	}
-	*out = buf;
-	return 0;
-}
-
-/* Wipes (it may be a private key) and frees a sandbox_read_pem buffer. */
-static void sandbox_free_pem(char *pem)
-{
-	if (pem) {
-		explicit_bzero(pem, strlen(pem));
-		free(pem);
-	}
-}
-
-/* The --tls-cert and --tls-key files' contents, owned by main. */
-struct sandbox_pems {
-	char *cert;
-	char *key;
-};
-
-static void sandbox_release(struct sandbox_pems *p)
-{
-	sandbox_free_pem(p->cert);
-	sandbox_free_pem(p->key);
-	p->cert = p->key = NULL;
-}
-
-/*
  * Fills cfg from argv and reads the --tls-cert/--tls-key files into pems
  * (cfg points at them; sandbox_release frees them). Returns 0, 1 for
  * --help/--version, or -1 (err, nothing held).
  */
 static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
-			 struct sandbox_pems *pems, struct err *err)
+			 struct pems *pems, struct err *err)
 {
 	const char *cert_path = NULL, *key_path = NULL;
 	const char *name;
@@ -522,9 +451,9 @@ static int sandbox_parse(int argc, char **argv, struct server_config *cfg,
 	if (limit_settings_check(&cfg->limit, err) < 0)
 		return err_prefix(err, "--limit-*");
 	if (cert_path &&
-	    (sandbox_read_pem("tls-cert", cert_path, &pems->cert, err) < 0 ||
-	     sandbox_read_pem("tls-key", key_path, &pems->key, err) < 0)) {
-		sandbox_release(pems);
+	    (pem_read("tls-cert", cert_path, &pems->cert, err) < 0 ||
+	     pem_read("tls-key", key_path, &pems->key, err) < 0)) {
+		pem_release(pems);
 		return -1;
 	}
 	cfg->tls_cert = pems->cert;
@@ -569,7 +498,7 @@ static void sandbox_print_url(const char *bind, unsigned port, int tls)
 int main(int argc, char **argv)
 {
 	struct server_config cfg;
-	struct sandbox_pems pems;
+	struct pems pems;
 	struct server *srv;
 	struct err err;
 	sigset_t stop;
@@ -595,7 +524,7 @@ int main(int argc, char **argv)
 	sandbox_raise_nofile(cfg.max_connections);
 	srv = server_start(&cfg, &err);
 	if (!srv) {
-		sandbox_release(&pems);
+		pem_release(&pems);
 		fprintf(stderr, "dots-sandbox: error: %s\n", err.msg);
 		return SANDBOX_EXIT_FAILURE;
 	}
@@ -604,6 +533,6 @@ int main(int argc, char **argv)
 		rc = sigwait(&stop, &sig);
 	while (rc != 0);
 	server_free(srv);
-	sandbox_release(&pems);
+	pem_release(&pems);
 	return SANDBOX_EXIT_OK;
 }
