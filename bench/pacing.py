@@ -15,7 +15,13 @@ Every run: a fresh sandbox (`--latency-ms 20`) and a fresh ledger, importer
 
 Environment knobs:
     BENCH_PACING_REPS=3   runs per cell (best of N; 1 = "1 run")
-    BENCH_PACING_SECONDS=15  target length of a scenario-1/4 run at the limit
+    BENCH_PACING_SECONDS=60  target length of a scenario-1/4 run at the limit
+                          (a cold start costs any client that is not told
+                          the limit at least one Retry-After pause and its
+                          ramp, about 1.3 s at 300/s: over 15 s that alone
+                          caps an ideal learner near 0.9; over a minute it
+                          weighs about what discovery weighs in the first
+                          minute of a long migration)
     BENCH_PACING_WINDOW=60/6  the fixed window of scenario 2 (600/60 = 2-3 min runs)
     BENCH_PACING_WINDOWS=5    its run length in windows
     BENCH_PACING_PEER=1   0: no botocore peer
@@ -40,7 +46,7 @@ PEER = os.path.join(HERE, "peer_botocore.py")
 LAT = 20
 CONC = 32
 REPS = B.env_int("BENCH_PACING_REPS", 3)
-SECONDS = B.env_int("BENCH_PACING_SECONDS", 15)
+SECONDS = B.env_int("BENCH_PACING_SECONDS", 60)
 WINDOW = os.environ.get("BENCH_PACING_WINDOW", "").strip() or "60/6"
 WINDOWS = B.env_int("BENCH_PACING_WINDOWS", 5)
 USE_PEER = B.env_int("BENCH_PACING_PEER", 1)
@@ -386,19 +392,29 @@ def pace4(tmp):
         share = r.rate / 3
         worst = max(abs(x / share - 1) for x in per)
         return worst, "/".join("%.0f" % x for x in per)
-    bst = best(res["auto"], key)
+    def together(r):
+        # the sandbox's accepted requests per second while all three ran
+        # (until the first shard ended: after it, fewer share the limit)
+        end = int(min(p for _, p, _ in r.per))
+        return window_rate(r, 0, end) if end >= 5 else None
+    bst = best(res["auto"], together)
     if not bst:
         add_row("4 three shards", None, None, None, "-", False, "-", "-", REPS)
         return
     worst, per = fair(bst)
-    ok = bst.rate / limit >= 0.85 and worst is not None and worst <= 0.25
-    add_row("4 3 shards, bucket 300/s, %d users" % n, bst.rate, bst.rate / limit, bst.p429,
-            ">= 0.85, each +-25% of 1/3", ok, ref_text(res["fixed"], key, limit),
-            ref_text(res.get("peer", []), key, limit), len(res["auto"]))
-    NOTES.append("4: total = all useful requests / the longest shard's wall; per shard "
-                 "(own useful/s) dots-import %s, worst %.0f%% off a fair share" % (
-                     per, 100 * worst if worst is not None else -1)
-                 + "".join("; %s %s" % (k, fair(best(res[k], key))[1])
+    tg = together(bst)
+    ok = tg / limit >= 0.85 and worst is not None and worst <= 0.25
+    add_row("4 3 shards, bucket 300/s, %d users, together" % n, tg, tg / limit, bst.p429,
+            ">= 0.85, each +-25% of 1/3", ok, ref_text(res["fixed"], together, limit),
+            ref_text(res.get("peer", []), together, limit), len(res["auto"]))
+    add_row("4 same runs, to the last shard's end", bst.rate, bst.rate / limit, None, "info",
+            None, ref_text(res["fixed"], key, limit, False),
+            ref_text(res.get("peer", []), key, limit, False), len(res["auto"]))
+    NOTES.append("4: together = the sandbox's accepted requests/s while all three ran (until "
+                 "the first shard ended); to the end = all useful requests / the longest "
+                 "shard's wall; per shard (own useful/s) dots-import %s, worst %.0f%% off a "
+                 "fair share" % (per, 100 * worst if worst is not None else -1)
+                 + "".join("; %s %s" % (k, fair(best(res[k], together))[1])
                            for k in ("fixed", "peer") if res.get(k)))
     os.unlink(csv)
 

@@ -11,10 +11,12 @@
 #include "banned.h"
 #undef fprintf
 
-void adapt_init(struct adapt *a, bool on, double ceiling, double learned, int64_t now_ms)
+void adapt_init(struct adapt *a, bool on, double ceiling, double learned, unsigned sharers,
+		int64_t now_ms)
 {
 	memset(a, 0, sizeof(*a));
 	a->on = on;
+	a->sharers = sharers ? sharers : 1;
 	a->ceiling = ceiling > 0 ? ceiling : 0;
 	a->start_ms = now_ms;
 	a->ring_slot = now_ms / 100;
@@ -25,7 +27,7 @@ void adapt_init(struct adapt *a, bool on, double ceiling, double learned, int64_
 		a->cut_ms = now_ms;
 		a->resume_ms = now_ms;
 		a->sure = true; /* measured: probe beyond it slowly */
-		a->slow = 4.0;  /* as if its 429s cost a second (most APIs') */
+		a->slow = 1.0 + 1000.0 / ADAPT_SLOW_MS; /* as if its 429s cost a second (most APIs') */
 	}
 }
 
@@ -65,13 +67,49 @@ static double accepted_over(const struct adapt *a, int want)
 	return slots >= 3 ? (double)n * 10.0 / (double)slots : -1;
 }
 
-/* The rate the API accepted: the lower of the last 300 ms and the last
- * 2 s (a limit that just dropped shows at once; a steady one, smoothed). */
+/* The rate the API accepted: the lower of the recent slots (300 ms, or
+ * enough for ADAPT_MEASURE_N answers: a low rate is not read from a
+ * handful) and the last 2 s (a limit that just dropped shows at once; a
+ * steady one, smoothed). */
 static double accepted_rate(const struct adapt *a)
 {
-	double recent = accepted_over(a, 3), steady = accepted_over(a, ADAPT_RING);
+	double recent = -1, steady = accepted_over(a, ADAPT_RING);
 
+	for (int want = 3; want <= ADAPT_RING; want++) {
+		recent = accepted_over(a, want);
+		if (recent < 0 || recent * (double)want / 10.0 >= ADAPT_MEASURE_N)
+			break;
+	}
 	return recent >= 0 && recent < steady ? recent : steady;
+}
+
+/* CUBIC's constants for the window now: beta (the cut), C while growing
+ * back to w_max and *probe beyond it. */
+static double cubic_c(const struct adapt *a, double *beta, double *probe)
+{
+	/* a dear 429 (a long pause) is met by a shallower cut: the pause
+	 * itself already gave way */
+	double c = a->sure ? ADAPT_C : ADAPT_C_GUESS;
+
+	*beta = a->sure && a->slow > 2 ? ADAPT_BETA_DEAR : ADAPT_BETA;
+	*probe = c;
+	/* probing across a limit whose 429s cost a pause: slower, and
+	 * slower again (twice the time to cross it) each time it was found
+	 * where it was */
+	if (a->sure && a->slow > 1)
+		*probe /= a->slow * a->slow * a->slow;
+	/* N processes probing one limit cross it N times as often: each
+	 * probes at 1/N of the speed, so that together they probe as one */
+	*probe /= a->sharers;
+	for (int i = 0; i < a->confirms; i++)
+		*probe /= 8.0;
+	/* but ADAPT_RISEN x w_max is reached within ADAPT_PROBE_MAX_S: a
+	 * raised limit is found within half a minute whatever came before */
+	if (*probe < a->w_max * (ADAPT_RISEN - 1.0) / (ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S *
+							ADAPT_PROBE_MAX_S))
+		*probe = a->w_max * (ADAPT_RISEN - 1.0) /
+			 (ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S);
+	return c;
 }
 
 /* The pause a 429 asks for: its Retry-After (a floor), else a backoff
@@ -89,13 +127,28 @@ static long pause_for(struct adapt *a, long retry_after_ms, int64_t now_ms)
 
 /* The limit a 429 shows: what the API accepted, never more than was
  * offered; -1 when there is nothing to measure it by. */
-static double limit_seen(const struct adapt *a, int64_t now_ms)
+static double limit_seen(const struct adapt *a, int64_t sent_ms, int64_t now_ms)
 {
 	double seen = a->cuts ? accepted_rate(a) : accepted_over(a, 3);
 	double now_rate = adapt_rate(a, now_ms);
 
-	if (seen < 0 && !a->cuts && now_rate > 0)
-		seen = now_rate / 2; /* slow start overshoots by at most 2x */
+	/* the slow start's ramp reads low over 3 slots: the last one took
+	 * the pace of a doubling before the one that met the 429 (or less,
+	 * when the concurrency held it back) */
+	if (!a->cuts) {
+		double prev = adapt_rate(a, sent_ms) / 2, last = -1;
+
+		for (int i = 1; i < ADAPT_RING && last < 0; i++) {
+			int64_t s = a->ring_slot - i;
+
+			if (s * 100 >= a->start_ms && !a->ring_paused[s % ADAPT_RING])
+				last = (double)a->ring[s % ADAPT_RING] * 10.0;
+		}
+		if (last >= 0 && prev > last)
+			prev = last;
+		if (prev > seen)
+			seen = prev;
+	}
 	if (seen >= 0 && now_rate > 0 && now_rate < seen)
 		seen = now_rate;
 	return seen;
@@ -119,7 +172,7 @@ static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
 	       sent_ms - a->resume_ms < ADAPT_SOON_MS;
 	/* below the limit as known (climbing back after a cut), any other
 	 * 429 is a stray */
-	if (a->cuts && !soon && now_rate < 0.95 * a->w_max)
+	if (a->cuts && a->sure && !soon && now_rate < 0.95 * a->w_max)
 		return;
 	if (soon) {
 		/* nothing accepted since the pause tells the limit: what the
@@ -131,17 +184,55 @@ static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
 		if (t < 0.02)
 			t = 0.02;
 		a->w_max = now_rate / (1.0 + 0.1 / t) * ADAPT_AIM;
+		a->confirms = 0;
 		/* a bigger bucket would have lasted longer than ADAPT_SOON_MS;
 		 * a smaller one makes this a low guess, which the probing
 		 * corrects: held as a measure */
 		a->sure = true;
 	} else {
-		seen = limit_seen(a, now_ms);
+		double old = a->w_max, used;
+		bool was_sure = a->sure;
+		/* met on the plateau, at the measured w_max, not beyond it */
+		bool held = a->sure && a->sharers == 1 && old > 0 && now_rate <= old * 1.01;
+
+		seen = limit_seen(a, sent_ms, now_ms);
 		/* a limit seen in the slow start (a ramp) or not measured is a
 		 * guess: probe beyond it quickly until a steady pace measures it */
 		a->sure = a->cuts > 0 && seen >= 0;
+		/* the API took well under the pace for the last 2 s: something
+		 * else held the run back (the concurrency at a slow API), and
+		 * what it accepted says little of its limit */
+		used = accepted_over(a, ADAPT_RING);
+		if (used >= 0 && now_rate > 0 && used < ADAPT_BOUND * now_rate)
+			a->sure = false;
+		/* found again where it was by probing beyond it: probe more
+		 * slowly next time; met on the plateau (or a stray there, or
+		 * another process's probe), or moved: as usual */
+		if (a->sure && was_sure && !held && a->sharers == 1 && old > 0 &&
+		    fabs(seen * ADAPT_AIM - old) <= ADAPT_CONFIRM_TOL * old)
+			a->confirms += a->confirms < ADAPT_CONFIRM_MAX;
+		else
+			a->confirms = 0;
 		if (seen < 0 && a->cuts && now_rate > 0)
 			seen = now_rate * ADAPT_BLIND_CUT; /* too soon to measure */
+		/* met at or under w_max after a long pause (the API refilled):
+		 * the time the refill lasted says how far under (as above) */
+		if (a->cuts && a->sharers == 1 && now_rate > 0 && now_rate <= old &&
+		    a->event_pause_ms >= ADAPT_LONG_PAUSE_MS) {
+			double t = (double)(sent_ms - a->resume_ms) / 1000.0;
+			double drained = now_rate / (1.0 + 0.1 / (t < 0.02 ? 0.02 : t));
+
+			if (drained < seen) {
+				seen = drained;
+				a->sure = true; /* a measure, as above */
+			}
+		}
+		/* met by probing a little beyond a measured w_max: the limit
+		 * lies between the two, and the pace that drained the API's
+		 * burst overshot it - take the middle */
+		if (old > 0 && now_rate > old && now_rate < ADAPT_NEAR * old &&
+		    seen > (old + now_rate) / 2)
+			seen = (old + now_rate) / 2;
 		if (seen < ADAPT_MIN_RATE)
 			return; /* nothing accepted at all: a used-up window */
 		/* throttled beyond the last maximum: the limit is under the
@@ -149,7 +240,7 @@ static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
 		 * fell, or another process shares it) - aim under it (CUBIC's
 		 * fast convergence, which also lets shares converge) */
 		if (a->w_max <= 0 || seen >= ADAPT_BETA * a->w_max)
-			a->w_max = seen * ADAPT_AIM;
+			a->w_max = seen * (held ? ADAPT_AIM_HELD : ADAPT_AIM);
 		else
 			a->w_max = seen * (1.0 + ADAPT_BETA) / 2.0;
 	}
@@ -186,7 +277,7 @@ int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64
 	}
 	/* the dearer a 429 (its pause), the slower the probing around the
 	 * limit */
-	a->slow = 1.0 + (double)(pause_ms > 5000 ? 5000 : pause_ms) / 333.0;
+	a->slow = 1.0 + (double)(pause_ms > 5000 ? 5000 : pause_ms) / ADAPT_SLOW_MS;
 	if (until > a->pause_until_ms)
 		a->pause_until_ms = until;
 	a->ring_paused[a->ring_slot % ADAPT_RING] = true;
@@ -195,7 +286,7 @@ int64_t adapt_answer(struct adapt *a, bool throttled, long retry_after_ms, int64
 
 double adapt_rate(const struct adapt *a, int64_t now_ms)
 {
-	double t, r, k, c, beta;
+	double t, r, k, c, beta, probe;
 
 	if (!a->on || a->ceiling > 0) {
 		if (!a->on || a->w_max <= 0)
@@ -211,16 +302,17 @@ double adapt_rate(const struct adapt *a, int64_t now_ms)
 	 * curve with a smaller C when 429s are dear (their pause): a steady
 	 * limit is held for seconds, a raised one found. Both depend on w_max
 	 * only through K, so processes sharing a limit grow alike (fairness). */
-	/* a dear 429 (a long pause) is met by a shallower cut: the pause
-	 * itself already gave way */
-	beta = a->sure && a->slow > 2 ? ADAPT_BETA_DEAR : ADAPT_BETA;
-	c = a->sure ? ADAPT_C : ADAPT_C_GUESS;
+	c = cubic_c(a, &beta, &probe);
 	k = cbrt(a->w_max * (1.0 - beta) / c);
-	t = (double)(now_ms > a->cut_ms ? now_ms - a->cut_ms : 0) / 1000.0 - k;
-	/* probing across a limit whose 429s cost a pause: slower */
-	if (t > 0 && a->sure && a->slow > 1)
-		c /= a->slow * a->slow * a->slow;
-	r = a->w_max + c * t * t * t;
+	t = (double)(now_ms > a->cut_ms ? now_ms - a->cut_ms : 0) / 1000.0;
+	r = a->w_max + (t <= k ? c : probe) * (t - k) * (t - k) * (t - k);
+	if (t > k && r > ADAPT_RISEN * a->w_max) {
+		/* this far beyond w_max without a 429: the limit rose; find
+		 * the new one at the first probing's speed */
+		double tx = k + cbrt(a->w_max * (ADAPT_RISEN - 1.0) / probe);
+
+		r = ADAPT_RISEN * a->w_max + c * (t - tx) * (t - tx) * (t - tx);
+	}
 	/* beyond the limit, grow only while the pace is what holds the run
 	 * back: when the concurrency or the input does (a slow API, the last
 	 * rows), a pace far above what is used would be a burst later */

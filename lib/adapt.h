@@ -9,24 +9,34 @@
  * up), up to 5 s. After a pause the rate resumes at a reduced pace - never
  * with a burst of the whole concurrency.
  *
- * The limit (w_max) a 429 shows is the rate the API accepted over the last
- * 2 s, in 100 ms slots since the previous pause ended (leaving out slots in
- * a pause or just after one, when the API's refill shows rather than its
- * rate), times ADAPT_AIM (the pace that met the 429 was above the limit).
+ * The limit (w_max) a 429 shows is the rate the API accepted lately (the
+ * lower of the last 2 s and the last 300 ms or 30 answers, in 100 ms slots
+ * since the previous pause ended, leaving out slots in a pause or just after
+ * one, when the API's refill shows rather than its rate), never above the
+ * pace, times ADAPT_AIM (the pace that met the 429 was above the limit).
  * The pace drops to ADAPT_BETA x w_max when the pause ends and grows back on
- * CUBIC's curve: quickly back to w_max, slowly across it, faster again
- * beyond, so a raised limit is found in seconds and a steady one held just
- * under. The dearer a 429 (its pause), the shallower the cut and the slower
- * the probing beyond w_max.
+ * CUBIC's curve: quickly back to w_max, slowly across it (a plateau), faster
+ * again beyond, and at ADAPT_C's pace once ADAPT_RISEN x w_max passed without
+ * a 429 (the limit rose), so a raised limit is found in seconds and a steady
+ * one held just under. The dearer a 429 (its pause), the shallower the cut
+ * and the slower the probing beyond w_max; each time a probe finds the
+ * limit where it was (ADAPT_CONFIRM_TOL), probing takes twice as long again
+ * (up to ADAPT_CONFIRM_MAX times): a limit that does not move costs ever
+ * fewer 429s.
  *
- * Which 429s cut: one for a request sent before the last pause ended is the
- * same event (it pauses, it does not cut again). One while climbing back
- * below w_max is a stray - unless it came within ADAPT_SOON_MS of resuming
- * from a long pause: then the pace is well above the limit (it fell), and
- * the time the API's refill lasted says how far (the limit is guessed as
- * r / (1 + 0.1 s / T) for a pace r that drained it in T s). A guessed
- * limit (that one, or the slow start's) is probed beyond quickly until a
- * 429 at a steady pace measures it.
+ * How a 429 reads: one for a request sent before the last pause ended is
+ * the same event (it pauses, it does not cut again). One while climbing
+ * back below a measured w_max is a stray - unless it came within
+ * ADAPT_SOON_MS of resuming from a long pause: then the pace is well above
+ * the limit (it fell). After a long pause the API's bucket is full, so the
+ * time it lasted at the pace r says how far above: r / (1 + 0.1 s / T) for
+ * T s (a bucket of a tenth of a second of its rate). One on the plateau is
+ * met only just above the limit (cut to ADAPT_AIM_HELD); one just beyond it
+ * (within ADAPT_NEAR) puts the limit between w_max and the pace, whose last
+ * part only drained the API's burst: the middle is taken. A guess (the slow
+ * start's, or a limit read while something else - the concurrency at a slow
+ * API - held the run back) is probed beyond quickly until a 429 at a steady
+ * pace measures it.
  *
  * A run that knows nothing yet starts slowly and doubles its rate every
  * ADAPT_DOUBLE_MS until the first 429 (a slow start: no opening burst
@@ -44,16 +54,25 @@
 #define ADAPT_BETA_DEAR 0.95    /* ... when the 429 cost a pause over 333 ms */
 #define ADAPT_C 2.0             /* CUBIC's C, requests/s per s^3 */
 #define ADAPT_C_GUESS 8.0       /* ... around a guessed limit (slow start, blind cut) */
+#define ADAPT_SLOW_MS 150.0     /* probing beyond w_max slows (1 + pause / this)^3 times */
 #define ADAPT_MIN_RATE 0.5      /* requests/s, the floor */
 #define ADAPT_RING 20           /* accepted answers per 100 ms, 2 s kept */
 #define ADAPT_START_RATE 20.0   /* slow start: from this rate ... */
 #define ADAPT_DOUBLE_MS 100     /* ... doubling this often until the first 429 */
 #define ADAPT_AIM 0.97          /* the pace that met a 429 was above the limit */
+#define ADAPT_AIM_HELD 0.99     /* ... met on the plateau: only just above it */
 #define ADAPT_HEADROOM 2.0      /* beyond w_max: at most this x the rate used */
 #define ADAPT_SETTLE_MS 200     /* after a pause: the API's refill shows, not its rate */
 #define ADAPT_SOON_MS 300       /* a 429 this soon after resuming cuts again, */
 #define ADAPT_LONG_PAUSE_MS 500 /* ... after a pause this long (the API refilled) */
 #define ADAPT_BLIND_CUT 0.85    /* else a 429 before anything was measured: x the pace */
+#define ADAPT_MEASURE_N 30      /* a limit is measured over at least this many answers */
+#define ADAPT_CONFIRM_TOL 0.05  /* a measure this close to w_max confirms it */
+#define ADAPT_NEAR 1.1          /* a 429 this near w_max, beyond it, is its probe */
+#define ADAPT_RISEN 1.1         /* this far beyond w_max, probe at C again */
+#define ADAPT_BOUND 0.6         /* accepted under this x the pace: not pace-bound */
+#define ADAPT_PROBE_MAX_S 30.0  /* ... but reach ADAPT_RISEN x w_max within this */
+#define ADAPT_CONFIRM_MAX 2     /* each confirmation doubles the time to probe */
 
 struct adapt {
 	bool on;                 /* auto pacing (else: the ceiling, or none) */
@@ -74,11 +93,17 @@ struct adapt {
 	size_t cuts;             /* rate cuts (throttle events) */
 	double slow;             /* probing slows by this when 429s cost a pause */
 	bool sure;               /* w_max was measured at a steady pace */
+	int confirms;            /* measures in a row that found w_max again */
+	unsigned sharers;        /* processes sharing the limit (--shard K/N: N), 1 = alone */
 };
 
 /* on: --rate auto (or a ceiling); ceiling: 0 = none; learned: a rate an
- * earlier run learned (0 = none: start unpaced until the first 429). */
-void adapt_init(struct adapt *a, bool on, double ceiling, double learned, int64_t now_ms);
+ * earlier run learned (0 = none: a slow start until the first 429);
+ * sharers: how many processes share the limit (shards; 0 or 1 = alone):
+ * each probes at 1/sharers of the speed, and every 429 gives way as one
+ * from a probe does (a 429 on the plateau may be another's probe). */
+void adapt_init(struct adapt *a, bool on, double ceiling, double learned, unsigned sharers,
+		int64_t now_ms);
 
 /*
  * An answer arrived: throttled = a 429, retry_after_ms its Retry-After

@@ -56,7 +56,8 @@ int engine_init(struct engine *e, const struct engine_opts *o,
 	if (e->o.policy.max_retry_after_ms <= 0)
 		e->o.policy.max_retry_after_ms = ENGINE_MAX_RETRY_AFTER_MS;
 	e->rng = o->seed ? o->seed : clock_seed();
-	adapt_init(&e->adapt, o->adaptive, o->rate, o->learned_rate, engine_now(e));
+	adapt_init(&e->adapt, o->adaptive, o->rate, o->learned_rate, o->sharers,
+		   engine_now(e));
 	pace_init(&e->pace, adapt_rate(&e->adapt, engine_now(e)), engine_now(e));
 	e->cap_waiting = 64;
 	e->waiting = malloc(e->cap_waiting * sizeof(*e->waiting));

@@ -116,6 +116,7 @@ struct engine_opts {
 	double rate;                          /* ceiling, requests/s; 0 = none */
 	bool adaptive;                        /* --rate auto (under the ceiling) */
 	double learned_rate;                  /* from an earlier run, 0 = none */
+	unsigned sharers;                     /* processes sharing the limit (--shard), 0 = 1 */
 	volatile sig_atomic_t *stop;          /* a signal number, asynchronously */
 	volatile sig_atomic_t *abandon;       /* stop waiting for in-flight requests */
 	int64_t (*now_ms)(void *ctx);         /* NULL = CLOCK_MONOTONIC */

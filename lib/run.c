@@ -52,6 +52,7 @@ void import_engine_opts(const struct import_opts *o, struct engine_opts *out)
 	out->policy.resend_in_doubt = o->resend_in_doubt;
 	out->rate = o->cfg->rate_limit > 0 ? o->cfg->rate_limit : 0; /* the ceiling */
 	out->adaptive = o->cfg->rate_limit != 0;                    /* auto, or under N */
+	out->sharers = o->shard_n;  /* the other shards use the same API key */
 	out->stop = o->stop;
 	out->abandon = o->abandon;
 	out->now_ms = o->now_ms;
