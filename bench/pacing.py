@@ -442,8 +442,10 @@ def pace5(tmp):
             log("5 %s rep %d: %.0f req/s" % (k, rep + 1, n / p.wall))
     a = max(res["auto"]) if res["auto"] else None
     u = max(res["unlimited"]) if res["unlimited"] else None
+    # "stays where it is": the default against pacing off, in the same run
+    # (the ideal-bound row of bench.py is the absolute check)
     add_row("5 no limit: 5000 creates (bench 1), default", a, a / ideal if a else None, 0.0,
-            ">= 0.95 x ideal %d/s" % ideal, a is not None and a >= 0.95 * ideal,
+            ">= 0.97 x --rate unlimited", a is not None and u is not None and a >= 0.97 * u,
             "--rate unlimited: %s" % ("-" if u is None else "%.0f (%.3f)" % (u, u / ideal)), "-",
             len(res["auto"]))
     if a and u:

@@ -101,6 +101,11 @@ static double cubic_c(const struct adapt *a, double *beta, double *probe)
 	/* N processes probing one limit cross it N times as often: each
 	 * probes at 1/N of the speed, so that together they probe as one */
 	*probe /= a->sharers;
+	/* alone, a low limit is probed in proportion to it (as one of
+	 * ADAPT_PROBE_REF): the same growth in requests/s for everyone is
+	 * what makes shares fair, and there are none */
+	if (a->sharers == 1 && a->w_max < ADAPT_PROBE_REF)
+		*probe *= a->w_max / ADAPT_PROBE_REF;
 	for (int i = 0; i < a->confirms; i++)
 		*probe /= 8.0;
 	/* but ADAPT_RISEN x w_max is reached within ADAPT_PROBE_MAX_S: a
@@ -154,6 +159,67 @@ static double limit_seen(const struct adapt *a, int64_t sent_ms, int64_t now_ms)
 	return seen;
 }
 
+/* The limit of a bucket holding a tenth of a second of its rate, full when
+ * the pace r started and drained after waited_ms: r / (1 + 0.1 s / T) -
+ * the sooner, the further below the pace. */
+static double limit_drained(double r, int64_t waited_ms)
+{
+	double t = (double)waited_ms / 1000.0;
+
+	return r / (1.0 + 0.1 / (t < 0.02 ? 0.02 : t));
+}
+
+/*
+ * What a 429 at the pace now_rate says of the limit (the rate to aim
+ * under), or -1 for nothing; sets whether it was measured (sure) and
+ * whether it found the limit where it was (confirms). held: met on the
+ * plateau at a measured w_max.
+ */
+static double read_limit(struct adapt *a, int64_t sent_ms, int64_t now_ms, double now_rate,
+			 bool held)
+{
+	double old = a->w_max, used, seen = limit_seen(a, sent_ms, now_ms);
+	bool was_sure = a->sure;
+
+	/* a limit seen in the slow start (a ramp) or not measured is a
+	 * guess: probe beyond it quickly until a steady pace measures it */
+	a->sure = a->cuts > 0 && seen >= 0;
+	/* the API took well under the pace for the last 2 s: something else
+	 * held the run back (the concurrency at a slow API), and what it
+	 * accepted says little of its limit */
+	used = accepted_over(a, ADAPT_RING);
+	if (used >= 0 && now_rate > 0 && used < ADAPT_BOUND * now_rate)
+		a->sure = false;
+	/* found again where it was by probing beyond it: probe more slowly
+	 * next time; met on the plateau (a stray there, or another
+	 * process's probe), or moved: as usual */
+	if (a->sure && was_sure && !held && a->sharers == 1 && old > 0 &&
+	    fabs(seen * ADAPT_AIM - old) <= ADAPT_CONFIRM_TOL * old)
+		a->confirms += a->confirms < ADAPT_CONFIRM_MAX;
+	else
+		a->confirms = 0;
+	if (seen < 0 && a->cuts && now_rate > 0)
+		seen = now_rate * ADAPT_BLIND_CUT; /* too soon to measure */
+	/* met at or under w_max after a long pause, alone (the API's bucket
+	 * refilled, and nobody else drained it): how long the refill lasted
+	 * says how far under, as in cut_soon */
+	if (a->cuts && a->sharers == 1 && now_rate > 0 && now_rate <= old &&
+	    a->event_pause_ms >= ADAPT_LONG_PAUSE_MS) {
+		double drained = limit_drained(now_rate, sent_ms - a->resume_ms);
+
+		if (drained < seen) {
+			seen = drained;
+			a->sure = true; /* a measure */
+		}
+	}
+	/* met by probing a little beyond a measured w_max: the limit lies
+	 * between the two, and the pace that drained the API's burst
+	 * overshot it - take the middle */
+	if (old > 0 && now_rate > old && now_rate < ADAPT_NEAR * old && seen > (old + now_rate) / 2)
+		seen = (old + now_rate) / 2;
+	return seen;
+}
+
 /*
  * Lowers w_max after a 429 that tells about the current pace. `sent_ms`
  * is when the throttled request left: one sent before the last cut took
@@ -162,7 +228,7 @@ static double limit_seen(const struct adapt *a, int64_t sent_ms, int64_t now_ms)
 static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
 {
 	double now_rate = adapt_rate(a, now_ms), seen;
-	bool soon;
+	bool soon, held;
 
 	if (!a->on || (a->cuts && sent_ms < a->resume_ms))
 		return; /* sent before the last pause: the same event */
@@ -176,69 +242,22 @@ static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
 		return;
 	if (soon) {
 		/* nothing accepted since the pause tells the limit: what the
-		 * refill bought does. A bucket holding a tenth of a second of
-		 * its rate, drained in T s by the pace r, has the limit
-		 * r / (1 + 0.1 / T): the sooner, the further below. */
-		double t = (double)(sent_ms - a->resume_ms) / 1000.0;
-
-		if (t < 0.02)
-			t = 0.02;
-		a->w_max = now_rate / (1.0 + 0.1 / t) * ADAPT_AIM;
+		 * refill bought does. A bigger bucket would have lasted longer
+		 * than ADAPT_SOON_MS; a smaller one makes this a low guess,
+		 * which the probing corrects: held as a measure */
+		a->w_max = limit_drained(now_rate, sent_ms - a->resume_ms) * ADAPT_AIM;
 		a->confirms = 0;
-		/* a bigger bucket would have lasted longer than ADAPT_SOON_MS;
-		 * a smaller one makes this a low guess, which the probing
-		 * corrects: held as a measure */
 		a->sure = true;
 	} else {
-		double old = a->w_max, used;
-		bool was_sure = a->sure;
-		/* met on the plateau, at the measured w_max, not beyond it */
-		bool held = a->sure && a->sharers == 1 && old > 0 && now_rate <= old * 1.01;
-
-		seen = limit_seen(a, sent_ms, now_ms);
-		/* a limit seen in the slow start (a ramp) or not measured is a
-		 * guess: probe beyond it quickly until a steady pace measures it */
-		a->sure = a->cuts > 0 && seen >= 0;
-		/* the API took well under the pace for the last 2 s: something
-		 * else held the run back (the concurrency at a slow API), and
-		 * what it accepted says little of its limit */
-		used = accepted_over(a, ADAPT_RING);
-		if (used >= 0 && now_rate > 0 && used < ADAPT_BOUND * now_rate)
-			a->sure = false;
-		/* found again where it was by probing beyond it: probe more
-		 * slowly next time; met on the plateau (or a stray there, or
-		 * another process's probe), or moved: as usual */
-		if (a->sure && was_sure && !held && a->sharers == 1 && old > 0 &&
-		    fabs(seen * ADAPT_AIM - old) <= ADAPT_CONFIRM_TOL * old)
-			a->confirms += a->confirms < ADAPT_CONFIRM_MAX;
-		else
-			a->confirms = 0;
-		if (seen < 0 && a->cuts && now_rate > 0)
-			seen = now_rate * ADAPT_BLIND_CUT; /* too soon to measure */
-		/* met at or under w_max after a long pause (the API refilled):
-		 * the time the refill lasted says how far under (as above) */
-		if (a->cuts && a->sharers == 1 && now_rate > 0 && now_rate <= old &&
-		    a->event_pause_ms >= ADAPT_LONG_PAUSE_MS) {
-			double t = (double)(sent_ms - a->resume_ms) / 1000.0;
-			double drained = now_rate / (1.0 + 0.1 / (t < 0.02 ? 0.02 : t));
-
-			if (drained < seen) {
-				seen = drained;
-				a->sure = true; /* a measure, as above */
-			}
-		}
-		/* met by probing a little beyond a measured w_max: the limit
-		 * lies between the two, and the pace that drained the API's
-		 * burst overshot it - take the middle */
-		if (old > 0 && now_rate > old && now_rate < ADAPT_NEAR * old &&
-		    seen > (old + now_rate) / 2)
-			seen = (old + now_rate) / 2;
+		held = a->sure && a->sharers == 1 && a->w_max > 0 && now_rate <= a->w_max * 1.01;
+		seen = read_limit(a, sent_ms, now_ms, now_rate, held);
 		if (seen < ADAPT_MIN_RATE)
 			return; /* nothing accepted at all: a used-up window */
 		/* throttled beyond the last maximum: the limit is under the
-		 * pace that met it; well below it: lower than thought (or it
-		 * fell, or another process shares it) - aim under it (CUBIC's
-		 * fast convergence, which also lets shares converge) */
+		 * pace that met it (only just, met on the plateau); well below
+		 * it: lower than thought (or it fell, or another process
+		 * shares it) - aim under it (CUBIC's fast convergence, which
+		 * also lets shares converge) */
 		if (a->w_max <= 0 || seen >= ADAPT_BETA * a->w_max)
 			a->w_max = seen * (held ? ADAPT_AIM_HELD : ADAPT_AIM);
 		else

@@ -51,28 +51,29 @@
 #include <stdint.h>
 
 #define ADAPT_BETA 0.9          /* the rate after a 429, x the accepted rate */
-#define ADAPT_BETA_DEAR 0.95    /* ... when the 429 cost a pause over 333 ms */
+#define ADAPT_BETA_DEAR 0.95    /* ... when the 429 cost a pause over ADAPT_SLOW_MS */
 #define ADAPT_C 2.0             /* CUBIC's C, requests/s per s^3 */
 #define ADAPT_C_GUESS 8.0       /* ... around a guessed limit (slow start, blind cut) */
-#define ADAPT_SLOW_MS 150.0     /* probing beyond w_max slows (1 + pause / this)^3 times */
+#define ADAPT_SLOW_MS 150.0     /* probing beyond w_max slows (1 + pause / this)^3 times, */
+#define ADAPT_CONFIRM_TOL 0.05  /* ... and 8 times more when a probe found it this close */
+#define ADAPT_CONFIRM_MAX 2     /* ... to where it was, up to this many times in a row, */
+#define ADAPT_PROBE_REF 300.0   /* ... and, alone, a lower limit in proportion to it, */
+#define ADAPT_PROBE_MAX_S 30.0  /* ... but ADAPT_RISEN x w_max is reached within this: */
+#define ADAPT_RISEN 1.1         /* this far beyond w_max, the limit rose: C again */
 #define ADAPT_MIN_RATE 0.5      /* requests/s, the floor */
 #define ADAPT_RING 20           /* accepted answers per 100 ms, 2 s kept */
+#define ADAPT_MEASURE_N 30      /* a limit is measured over at least this many answers */
 #define ADAPT_START_RATE 20.0   /* slow start: from this rate ... */
 #define ADAPT_DOUBLE_MS 100     /* ... doubling this often until the first 429 */
 #define ADAPT_AIM 0.97          /* the pace that met a 429 was above the limit */
 #define ADAPT_AIM_HELD 0.99     /* ... met on the plateau: only just above it */
+#define ADAPT_NEAR 1.1          /* a 429 this near w_max, beyond it, ends its probe */
 #define ADAPT_HEADROOM 2.0      /* beyond w_max: at most this x the rate used */
+#define ADAPT_BOUND 0.6         /* accepted under this x the pace: not pace-bound */
 #define ADAPT_SETTLE_MS 200     /* after a pause: the API's refill shows, not its rate */
 #define ADAPT_SOON_MS 300       /* a 429 this soon after resuming cuts again, */
 #define ADAPT_LONG_PAUSE_MS 500 /* ... after a pause this long (the API refilled) */
 #define ADAPT_BLIND_CUT 0.85    /* else a 429 before anything was measured: x the pace */
-#define ADAPT_MEASURE_N 30      /* a limit is measured over at least this many answers */
-#define ADAPT_CONFIRM_TOL 0.05  /* a measure this close to w_max confirms it */
-#define ADAPT_NEAR 1.1          /* a 429 this near w_max, beyond it, is its probe */
-#define ADAPT_RISEN 1.1         /* this far beyond w_max, probe at C again */
-#define ADAPT_BOUND 0.6         /* accepted under this x the pace: not pace-bound */
-#define ADAPT_PROBE_MAX_S 30.0  /* ... but reach ADAPT_RISEN x w_max within this */
-#define ADAPT_CONFIRM_MAX 2     /* each confirmation doubles the time to probe */
 
 struct adapt {
 	bool on;                 /* auto pacing (else: the ceiling, or none) */

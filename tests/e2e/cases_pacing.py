@@ -59,3 +59,31 @@ def case_232_rate_unlimited_and_ceiling(d):
         p = run_import(["--base-url", sb.url, "--no-state", "--no-verification", "--rate",
                         "fast", inp])
         check(p.returncode == 2 and "--rate" in p.stderr, "bad --rate: %s" % p.stderr)
+
+
+def case_233_shards_share_one_limit(d):
+    # two shards of one job against one token bucket of 100/s: each learns
+    # a share of it from its own 429s (probing at half the speed, so that
+    # together they probe as one), both finish, nothing is lost
+    inp = os.path.join(d, "users.csv")
+    write_users(inp, 800)
+    with Sandbox(["--limit-bucket", "100", "--latency-ms", "5"]) as sb:
+        procs = []
+        for k in (0, 1):
+            sj = os.path.join(d, "s%d.json" % k)
+            procs.append((start_import(["--base-url", sb.url, "--shard", "%d/2" % k,
+                                        "--state", os.path.join(d, "s%d.db" % k),
+                                        "-o", os.path.join(d, "out%d.csv" % k),
+                                        "--concurrency", "16", "--no-verification",
+                                        "--summary-json", sj, inp]), sj))
+        learned = []
+        for p, sj in procs:
+            out, err = p.communicate(timeout=120)
+            check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
+            s = json.load(open(sj))
+            learned.append(s["pacing"]["learned_rate"])
+            check(s["pacing"]["rate_limited"] > 0, "the API pushed back: %r" % s["pacing"])
+        check(sb.stats()["creates"] == 800, "all created once: %r" % sb.stats())
+        # a share each, not the whole limit twice
+        check(sum(learned) <= 160 and min(learned) >= 20,
+              "learned %r for a limit of 100 shared by two" % learned)

@@ -158,6 +158,32 @@ static double useful_rate(const struct sim *s, int i, int64_t span_ms)
 	return (double)s->c[i].ok_after * 1000.0 / (double)span_ms;
 }
 
+/* Client 0's accepted requests/s over the next span_ms, x 1/per. */
+static double measure_next(struct sim *s, int64_t span_ms, double per)
+{
+	s->measure_from = s->now;
+	s->c[0].ok_after = 0;
+	sim_run(s, span_ms);
+	return useful_rate(s, 0, span_ms) / per;
+}
+
+/* The API's limit becomes a bucket of `rate` with a tenth of a second of burst. */
+static void set_bucket(struct sim *s, double rate)
+{
+	s->api.rate = rate;
+	s->api.burst = rate / 10 > 1 ? rate / 10 : 1;
+}
+
+/* n clients (32 in flight each) against a full bucket of `rate` whose
+ * 429s carry a Retry-After of 1 s, as most APIs' do. */
+static void sim_bucket_ra(struct sim *s, int n, double rate)
+{
+	sim_init(s, n, 32, 0);
+	s->api.retry_after = true;
+	set_bucket(s, rate);
+	s->api.tokens = s->api.burst;
+}
+
 /* Token bucket 300/s, concurrency 32, 20 ms: the default finds it. */
 static void bucket_case(double rate, bool ra, double want, double max_429)
 {
@@ -215,29 +241,18 @@ static void test_steady_limit_fewer_429s_and_a_raise_found(void **state)
 	double got;
 
 	(void)state;
-	sim_init(&s, 1, 32, 0);
-	s.api.retry_after = true;
-	s.api.rate = 300;
-	s.api.burst = 30;
-	s.api.tokens = 30;
+	sim_bucket_ra(&s, 1, 300);
 	sim_run(&s, 60000);
 	before = s.c[0].limited;
-	s.measure_from = s.now;
-	s.c[0].ok_after = 0;
-	sim_run(&s, 60000);
-	got = useful_rate(&s, 0, 60000) / 300.0;
+	got = measure_next(&s, 60000, 300.0);
 	print_message("second minute: %.3f of the limit, %ld 429s, %d confirmations\n", got,
 		      s.c[0].limited - before, s.c[0].ad.confirms);
 	assert_true(got >= 0.93);
 	assert_true(s.c[0].limited - before <= 4);
 	sim_run(&s, 180000);
-	s.api.rate = 600;
-	s.api.burst = 60;
+	set_bucket(&s, 600);
 	sim_run(&s, 30000);
-	s.measure_from = s.now;
-	s.c[0].ok_after = 0;
-	sim_run(&s, 5000);
-	got = useful_rate(&s, 0, 5000) / 600.0;
+	got = measure_next(&s, 5000, 600.0);
 	print_message("doubled after 5 minutes: %.3f of the new limit 30 s later\n", got);
 	assert_true(got >= 0.85);
 }
@@ -268,28 +283,16 @@ static void test_limit_halved_then_doubled(void **state)
 	double got;
 
 	(void)state;
-	sim_init(&s, 1, 32, 0);
-	s.api.retry_after = true;
-	s.api.rate = 300;
-	s.api.burst = 30;
-	s.api.tokens = 30;
+	sim_bucket_ra(&s, 1, 300);
 	sim_run(&s, 20000);
-	s.api.rate = 150;
-	s.api.burst = 15;
+	set_bucket(&s, 150);
 	sim_run(&s, 5000);
-	s.measure_from = s.now;
-	s.c[0].ok_after = 0;
-	sim_run(&s, 5000);
-	got = useful_rate(&s, 0, 5000) / 150.0;
+	got = measure_next(&s, 5000, 150.0);
 	print_message("halved: %.3f of the new limit in the 5 s after 5 s\n", got);
 	assert_true(got >= 0.85);
-	s.api.rate = 300;
-	s.api.burst = 30;
+	set_bucket(&s, 300);
 	sim_run(&s, 30000);
-	s.measure_from = s.now;
-	s.c[0].ok_after = 0;
-	sim_run(&s, 5000);
-	got = useful_rate(&s, 0, 5000) / 300.0;
+	got = measure_next(&s, 5000, 300.0);
 	print_message("doubled: %.3f of the new limit after 30 s\n", got);
 	assert_true(got >= 0.85);
 }
@@ -302,11 +305,8 @@ static void shards_case(bool ra, double lo, double hi)
 	struct sim s;
 	double sum = 0;
 
-	sim_init(&s, 3, 32, 0);
+	sim_bucket_ra(&s, 3, 300);
 	s.api.retry_after = ra;
-	s.api.rate = 300;
-	s.api.burst = 30;
-	s.api.tokens = 30;
 	for (int k = 0; k < 15; k++) {
 		sim_run(&s, 10000);
 		print_message("t=%ds rates %.0f %.0f %.0f w_max %.0f %.0f %.0f 429s %ld %ld %ld\n",
@@ -376,26 +376,16 @@ static void test_latency_changes(void **state)
 	double got;
 
 	(void)state;
-	sim_init(&s, 1, 32, 0);
-	s.api.retry_after = true;
-	s.api.rate = 300;
-	s.api.burst = 30;
-	s.api.tokens = 30;
+	sim_bucket_ra(&s, 1, 300);
 	sim_run(&s, 20000);
 	s.c[0].latency_ms = 150;
 	sim_run(&s, 5000);
-	s.measure_from = s.now;
-	s.c[0].ok_after = 0;
-	sim_run(&s, 10000);
-	got = useful_rate(&s, 0, 10000);
+	got = measure_next(&s, 10000, 1.0);
 	print_message("latency 150 ms: %.0f/s (concurrency allows 213)\n", got);
 	assert_true(got >= 0.9 * 32 * 1000 / 150);
 	s.c[0].latency_ms = 20;
 	sim_run(&s, 5000);
-	s.measure_from = s.now;
-	s.c[0].ok_after = 0;
-	sim_run(&s, 10000);
-	got = useful_rate(&s, 0, 10000) / 300.0;
+	got = measure_next(&s, 10000, 300.0);
 	print_message("latency back to 20 ms: %.3f of the limit\n", got);
 	assert_true(got >= 0.85);
 }
@@ -407,8 +397,7 @@ static void test_learned_rate_starts_without_429s(void **state)
 
 	(void)state;
 	sim_init(&s, 1, 32, 300);
-	s.api.rate = 300;
-	s.api.burst = 30;
+	set_bucket(&s, 300);
 	s.api.tokens = 30;
 	s.measure_from = s.now;
 	sim_run(&s, 2500);
