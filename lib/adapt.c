@@ -233,9 +233,10 @@ static void cut(struct adapt *a, int64_t sent_ms, int64_t until, int64_t now_ms)
 	if (!a->on || (a->cuts && sent_ms < a->resume_ms))
 		return; /* sent before the last pause: the same event */
 	/* throttled soon after resuming from a long pause (the API's bucket
-	 * refilled): the pace is well above the limit */
-	soon = a->cuts && now_rate > 0 && a->event_pause_ms >= ADAPT_LONG_PAUSE_MS &&
-	       sent_ms - a->resume_ms < ADAPT_SOON_MS;
+	 * refilled): the pace is well above the limit. Not with shards: the
+	 * others went on using the bucket while this one paused */
+	soon = a->cuts && a->sharers == 1 && now_rate > 0 &&
+	       a->event_pause_ms >= ADAPT_LONG_PAUSE_MS && sent_ms - a->resume_ms < ADAPT_SOON_MS;
 	/* below the limit as known (climbing back after a cut), any other
 	 * 429 is a stray */
 	if (a->cuts && a->sure && !soon && now_rate < 0.95 * a->w_max)

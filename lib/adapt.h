@@ -30,7 +30,8 @@
  * ADAPT_SOON_MS of resuming from a long pause: then the pace is well above
  * the limit (it fell). After a long pause the API's bucket is full, so the
  * time it lasted at the pace r says how far above: r / (1 + 0.1 s / T) for
- * T s (a bucket of a tenth of a second of its rate). One on the plateau is
+ * T s (a bucket of a tenth of a second of its rate) - alone: shards went on
+ * using it while one paused. One on the plateau is
  * met only just above the limit (cut to ADAPT_AIM_HELD); one just beyond it
  * (within ADAPT_NEAR) puts the limit between w_max and the pace, whose last
  * part only drained the API's burst: the middle is taken. A guess (the slow
