@@ -195,6 +195,14 @@ static void api_add_user(const struct store_view *v, void *cls)
 	json_array_append_new(cls, userdoc_user(v));
 }
 
+void api_reply_refused(struct reply *out, int rc, const char *msg)
+{
+	if (rc == USERDOC_BAD_JSON)
+		reply_error(out, 400, "bad_request", "invalid JSON body");
+	else
+		reply_error(out, 422, "validation_error", msg);
+}
+
 static void api_create(struct api *a, const struct api_request *rq,
 		       struct reply *out)
 {
@@ -204,12 +212,8 @@ static void api_create(struct api *a, const struct api_request *rq,
 	int rc;
 
 	rc = userdoc_parse_create(rq->body, rq->body_len, &c, msg);
-	if (rc == USERDOC_BAD_JSON) {
-		reply_error(out, 400, "bad_request", "invalid JSON body");
-		return;
-	}
 	if (rc != USERDOC_OK) {
-		reply_error(out, 422, "validation_error", msg);
+		api_reply_refused(out, rc, msg);
 		return;
 	}
 	faults_uuid(&a->faults, id);
@@ -277,11 +281,7 @@ static void api_verify(struct api *a, const struct api_request *rq,
 			return;
 		}
 		store_count_verify_failed(&a->store);
-		if (rc == USERDOC_BAD_JSON)
-			reply_error(out, 400, "bad_request",
-				    "invalid JSON body");
-		else
-			reply_error(out, 422, "validation_error", msg);
+		api_reply_refused(out, rc, msg);
 		return;
 	}
 	switch (store_verify(&a->store, id, token)) {

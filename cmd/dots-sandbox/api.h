@@ -90,6 +90,10 @@ void api_too_large(struct api *a, const char *url, struct reply *out);
  */
 void api_handle(struct api *a, const struct api_request *rq, struct reply *out);
 
+/* The answer to a request body a userdoc_parse_* refused (rc, its msg):
+ * 400 for one that is not JSON, else 422 with the message. */
+void api_reply_refused(struct reply *out, int rc, const char *msg);
+
 /* Records that r went out at now_ns: its status, and a 429's pause. */
 void api_sent(struct api *a, const struct reply *r, uint64_t now_ns);
 

@@ -33,12 +33,8 @@ static void hooks_verify_users(struct api *a, const struct api_request *rq,
 	int rc;
 
 	rc = userdoc_parse_verify(rq->body, rq->body_len, &v, msg);
-	if (rc == USERDOC_BAD_JSON) {
-		reply_error(out, 400, "bad_request", "invalid JSON body");
-		return;
-	}
 	if (rc != USERDOC_OK) {
-		reply_error(out, 422, "validation_error", msg);
+		api_reply_refused(out, rc, msg);
 		return;
 	}
 	n = store_mark_verified(&a->store, v.all, v.phones, v.n);
