@@ -50,8 +50,8 @@ static void ring_advance(struct adapt *a, int64_t now_ms)
 
 /* Accepted answers per second over the latest `want` complete, unpaused
  * 100 ms slots of the last 2 s (the run's first slot, the current one and
- * any with a pause in them left out), or -1 when fewer than 3 exist. */
-static double accepted_over(const struct adapt *a, int want)
+ * any with a pause in them left out), or -1 when fewer than `least` exist. */
+static double accepted_in(const struct adapt *a, int want, int least)
 {
 	uint32_t n = 0;
 	int slots = 0;
@@ -64,7 +64,13 @@ static double accepted_over(const struct adapt *a, int want)
 		n += a->ring[s % ADAPT_RING];
 		slots++;
 	}
-	return slots >= 3 ? (double)n * 10.0 / (double)slots : -1;
+	return slots >= least ? (double)n * 10.0 / (double)slots : -1;
+}
+
+/* The same over at least 3 slots: a measure. */
+static double accepted_over(const struct adapt *a, int want)
+{
+	return accepted_in(a, want, 3);
 }
 
 /* The rate the API accepted: the lower of the recent slots (300 ms, or
@@ -89,7 +95,7 @@ static double cubic_c(const struct adapt *a, double *beta, double *probe)
 {
 	/* a dear 429 (a long pause) is met by a shallower cut: the pause
 	 * itself already gave way */
-	double c = a->sure ? ADAPT_C : ADAPT_C_GUESS;
+	double c = a->sure ? ADAPT_C : ADAPT_C_GUESS, least;
 
 	*beta = a->sure && a->slow > 2 ? ADAPT_BETA_DEAR : ADAPT_BETA;
 	*probe = c;
@@ -110,10 +116,10 @@ static double cubic_c(const struct adapt *a, double *beta, double *probe)
 		*probe /= 8.0;
 	/* but ADAPT_RISEN x w_max is reached within ADAPT_PROBE_MAX_S: a
 	 * raised limit is found within half a minute whatever came before */
-	if (*probe < a->w_max * (ADAPT_RISEN - 1.0) / (ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S *
-							ADAPT_PROBE_MAX_S))
-		*probe = a->w_max * (ADAPT_RISEN - 1.0) /
-			 (ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S);
+	least = a->w_max * (ADAPT_RISEN - 1.0) /
+		(ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S * ADAPT_PROBE_MAX_S);
+	if (*probe < least)
+		*probe = least;
 	return c;
 }
 
@@ -141,14 +147,8 @@ static double limit_seen(const struct adapt *a, int64_t sent_ms, int64_t now_ms)
 	 * the pace of a doubling before the one that met the 429 (or less,
 	 * when the concurrency held it back) */
 	if (!a->cuts) {
-		double prev = adapt_rate(a, sent_ms) / 2, last = -1;
+		double prev = adapt_rate(a, sent_ms) / 2, last = accepted_in(a, 1, 1);
 
-		for (int i = 1; i < ADAPT_RING && last < 0; i++) {
-			int64_t s = a->ring_slot - i;
-
-			if (s * 100 >= a->start_ms && !a->ring_paused[s % ADAPT_RING])
-				last = (double)a->ring[s % ADAPT_RING] * 10.0;
-		}
 		if (last >= 0 && prev > last)
 			prev = last;
 		if (prev > seen)
